@@ -1,0 +1,27 @@
+//! Allocation-free kernels on slices, one operation per file.
+//!
+//! Each kernel is an inherent method of [`Backend`](crate::Backend) (to name a
+//! backend explicitly) and a free function here that runs it on
+//! [`Backend::detect()`](crate::Backend::detect). Fixed-size array versions
+//! live in [`crate::array`]; nalgebra versions in `crate::na` (feature
+//! `nalgebra`).
+//!
+//! | file | kernels | ALGORITHMS.md |
+//! |---|---|---|
+//! | `axpy.rs` | [`axpy`] | solver steps |
+//! | `dot.rs` | [`dot`], [`sum_sq`] | reductions |
+//! | `norm.rs` | [`norm`] | §9.2 scaled norm |
+//! | `storm.rs` | [`storm_update`], [`storm_step`], [`ema_update`] | §9.1 |
+//! | `project.rs` | [`project_ball`], [`project_ball_centered`], [`step_project`] | §9.2 |
+
+mod axpy;
+pub(crate) mod dot;
+pub(crate) mod norm;
+mod project;
+pub(crate) mod storm;
+
+pub use axpy::axpy;
+pub use dot::{LANES, dot, sum_sq};
+pub use norm::norm;
+pub use project::{project_ball, project_ball_centered, step_project};
+pub use storm::{ema_update, storm_step, storm_update};

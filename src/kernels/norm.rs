@@ -1,0 +1,126 @@
+//! Overflow- and underflow-safe Euclidean norm (ALGORITHMS.md §9.2).
+//!
+//! One pass computes the sum of squares and the largest magnitude `m`
+//! together. If the sum is finite and `m` is large enough that no square that
+//! matters can underflow, the result is `sqrt(sum)`. Otherwise a second pass
+//! sums the squares of the entries scaled by a power of two close to `1/m`
+//! (exact: scaling by 2^k adds no rounding), so the norm of any vector whose
+//! true norm is representable is computed without overflow or underflow.
+//!
+//! Error bound: relative error at most `(n / 16 + 8) * eps / 2 + eps` on the
+//! one-pass path (half the sum-of-squares bound of [`crate::kernels::dot`],
+//! plus the square root); the scaled path keeps one accumulator, bound
+//! `(n + 2) * eps / 2 + eps`.
+
+use crate::Float;
+use crate::backend::{Backend, Kernel, MulAdd};
+use crate::error::Error;
+use crate::kernels::dot::SumSqMax;
+
+/// Sum of squares of `(a_i − c_i) · s1 · s2` (`c` = 0 when absent; two exact
+/// power-of-two factors, because one cannot span the whole exponent range).
+struct ScaledSumSq<'a, T> {
+    a: &'a [T],
+    c: Option<&'a [T]>,
+    s1: T,
+    s2: T,
+}
+
+impl<T: Float> Kernel for ScaledSumSq<'_, T> {
+    type Output = T;
+    #[inline(always)]
+    fn run<M: MulAdd>(self) -> T {
+        let (s1, s2) = (self.s1, self.s2);
+        let sq = |acc: T, x: T| {
+            let y = x * s1 * s2;
+            M::mul_add(y, y, acc)
+        };
+        let mut acc = T::ZERO;
+        match self.c {
+            None => {
+                for &x in self.a {
+                    acc = sq(acc, x);
+                }
+            }
+            Some(c) => {
+                for (&x, &c) in self.a.iter().zip(c) {
+                    acc = sq(acc, x - c);
+                }
+            }
+        }
+        acc
+    }
+}
+
+/// Smallest max-magnitude for which the unscaled sum of squares is accurate:
+/// below it, squares of entries within a factor 2^-mantissa of the maximum
+/// could underflow.
+#[inline(always)]
+fn small_threshold<T: Float>() -> T {
+    // sqrt(MIN_POSITIVE) * 2^MANTISSA_DIGITS, as a power of two.
+    let min_exp = T::MIN_POSITIVE_T.exponent();
+    T::exp2i(min_exp / 2 + T::MANTISSA_DIGITS_T as i32 + 1)
+}
+
+/// Finishes the norm of `a − c` (`c` = 0 when `None`) from one pass's
+/// `(sum_sq, max_abs)`, running the scaled second pass only when needed (a
+/// rare path: extreme magnitudes only, so it keeps a single accumulator).
+#[inline]
+pub(crate) fn finish_norm<T: Float>(
+    backend: Backend,
+    a: &[T],
+    c: Option<&[T]>,
+    sum: T,
+    m: T,
+) -> Result<T, Error> {
+    if sum.is_nan() {
+        return Ok(T::NAN_T);
+    }
+    if !m.is_finite() {
+        return Ok(T::INFINITY_T);
+    }
+    if m == T::ZERO {
+        return Ok(T::ZERO);
+    }
+    if sum.is_finite() && m >= small_threshold::<T>() {
+        return Ok(sum.sqrt());
+    }
+    // Exponent of m, also for subnormal m (lift it into the normal range first).
+    let lift = T::MANTISSA_DIGITS_T as i32 + 1;
+    let e = if m >= T::MIN_POSITIVE_T { m.exponent() } else { (m * T::exp2i(lift)).exponent() - lift };
+    // Scale by 2^-e in two exact steps so that every step stays representable.
+    let half = -e / 2;
+    let (s1, s2) = (T::exp2i(half), T::exp2i(-e - half));
+    let scaled = backend.run(ScaledSumSq { a, c, s1, s2 })?;
+    // norm = sqrt(scaled) * 2^e, again in two exact steps.
+    Ok(scaled.sqrt() * T::exp2i(e - e / 2) * T::exp2i(e / 2))
+}
+
+impl Backend {
+    /// Euclidean norm `‖a‖₂`, without overflow or underflow for any vector
+    /// whose true norm is representable. NaN if any entry is NaN; ∞ if an
+    /// entry is infinite.
+    ///
+    /// ```
+    /// use bilevel::Backend;
+    /// let n = Backend::Scalar.norm(&[1e300f64, 1e300]).unwrap();
+    /// assert!((n / 1.4142135623730951e300 - 1.0).abs() < 1e-15);
+    /// assert_eq!(Backend::Scalar.norm(&[3.0f32, 4.0]).unwrap(), 5.0);
+    /// ```
+    #[inline]
+    pub fn norm<T: Float>(self, a: &[T]) -> Result<T, Error> {
+        let (sum, m) = self.run(SumSqMax { a })?;
+        finish_norm(self, a, None, sum, m)
+    }
+}
+
+/// Euclidean norm on the detected backend. See [`Backend::norm`].
+///
+/// ```
+/// assert_eq!(bilevel::kernels::norm(&[3.0f64, 4.0]), Ok(5.0));
+/// assert_eq!(bilevel::kernels::norm(&[1e-200f64, 0.0]), Ok(1e-200));
+/// ```
+#[inline]
+pub fn norm<T: Float>(a: &[T]) -> Result<T, Error> {
+    Backend::detect().norm(a)
+}

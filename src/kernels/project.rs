@@ -1,0 +1,278 @@
+//! Euclidean-ball projection (ALGORITHMS.md §9.2) and FdeHBO's fused
+//! step-and-project `v ← Π_r(v − λ h)`.
+//!
+//! `Π_r(w) = w` if `‖w‖ ≤ r`, else `(r/‖w‖) w`. The norm is the scaled,
+//! overflow-free [`crate::kernels::norm`]. The scaling factor is applied only
+//! when `‖w‖ > r`, so points inside the ball (and the zero vector) are returned
+//! bit-for-bit unchanged. After scaling, `‖Π_r(w)‖` can exceed `r` by the
+//! rounding of the norm and the factor: at most `(n / 16 + 11) · eps · r`
+//! relative, which is why idempotence holds up to that same bound.
+
+use crate::Float;
+use crate::backend::{Backend, Kernel, MulAdd};
+use crate::error::{Error, check_len};
+use crate::kernels::dot::{LANES, SumSqMax, fold_lanes};
+use crate::kernels::norm::finish_norm;
+
+/// Checks a projection radius: positive and not NaN (`+∞` is allowed and
+/// means "no projection").
+#[inline]
+fn check_radius<T: Float>(r: T) -> Result<(), Error> {
+    if r > T::ZERO {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter { name: "radius", requirement: "> 0 and not NaN" })
+    }
+}
+
+struct Scale<'a, T> {
+    w: &'a mut [T],
+    s: T,
+}
+
+impl<T: Float> Kernel for Scale<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<M: MulAdd>(self) {
+        let s = self.s;
+        for w in self.w.iter_mut() {
+            *w *= s;
+        }
+    }
+}
+
+/// `w ← c + s (w − c)`: scaling about a centre.
+struct ScaleAbout<'a, T> {
+    w: &'a mut [T],
+    c: &'a [T],
+    s: T,
+}
+
+impl<T: Float> Kernel for ScaleAbout<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<M: MulAdd>(self) {
+        let s = self.s;
+        for (w, &c) in self.w.iter_mut().zip(self.c) {
+            *w = c + s * (*w - c);
+        }
+    }
+}
+
+/// `w ← w − λ h`, returning the sum of squares and max magnitude of the new `w`.
+struct StepSumSq<'a, T> {
+    w: &'a mut [T],
+    h: &'a [T],
+    lambda: T,
+}
+
+impl<T: Float> Kernel for StepSumSq<'_, T> {
+    type Output = (T, T);
+    #[inline(always)]
+    fn run<M: MulAdd>(self) -> (T, T) {
+        let lambda = self.lambda;
+        let (cw, rw) = self.w.as_chunks_mut::<LANES>();
+        let (ch, rh) = self.h.as_chunks::<LANES>();
+        let mut acc = [T::ZERO; LANES];
+        let mut big = [T::ZERO; LANES];
+        for (w, h) in cw.iter_mut().zip(ch) {
+            for j in 0..LANES {
+                let y = w[j] - lambda * h[j];
+                w[j] = y;
+                acc[j] = M::mul_add(y, y, acc[j]);
+                big[j] = big[j].max(y.abs());
+            }
+        }
+        let mut tail = T::ZERO;
+        let mut m = T::ZERO;
+        for (w, &h) in rw.iter_mut().zip(rh) {
+            let y = *w - lambda * h;
+            *w = y;
+            tail = M::mul_add(y, y, tail);
+            m = m.max(y.abs());
+        }
+        for b in big {
+            m = m.max(b);
+        }
+        (fold_lanes(acc, tail), m)
+    }
+}
+
+/// Sum of squares and max magnitude of `w − c`, without writing it.
+struct DiffSumSq<'a, T> {
+    w: &'a [T],
+    c: &'a [T],
+}
+
+impl<T: Float> Kernel for DiffSumSq<'_, T> {
+    type Output = (T, T);
+    #[inline(always)]
+    fn run<M: MulAdd>(self) -> (T, T) {
+        let (cw, rw) = self.w.as_chunks::<LANES>();
+        let (cc, rc) = self.c.as_chunks::<LANES>();
+        let mut acc = [T::ZERO; LANES];
+        let mut big = [T::ZERO; LANES];
+        for (w, c) in cw.iter().zip(cc) {
+            for j in 0..LANES {
+                let y = w[j] - c[j];
+                acc[j] = M::mul_add(y, y, acc[j]);
+                big[j] = big[j].max(y.abs());
+            }
+        }
+        let mut tail = T::ZERO;
+        let mut m = T::ZERO;
+        for (&w, &c) in rw.iter().zip(rc) {
+            let y = w - c;
+            tail = M::mul_add(y, y, tail);
+            m = m.max(y.abs());
+        }
+        for b in big {
+            m = m.max(b);
+        }
+        (fold_lanes(acc, tail), m)
+    }
+}
+
+/// Given `‖w‖` and the radius, the factor to apply (`1` when inside).
+#[inline]
+fn factor_for<T: Float>(norm: T, r: T) -> Result<T, Error> {
+    if norm.is_nan() {
+        return Err(Error::NonFinite { what: "v" });
+    }
+    if norm <= r {
+        return Ok(T::ONE);
+    }
+    if !norm.is_finite() {
+        return Err(Error::NonFinite { what: "v" });
+    }
+    Ok(r / norm)
+}
+
+impl Backend {
+    /// Projects `v` onto the ball `{‖v‖₂ ≤ r}` in place and returns the factor
+    /// applied (`1` if `v` was already inside, in which case `v` is untouched).
+    ///
+    /// `r = +∞` is the identity. Errors: [`Error::InvalidParameter`] if `r <= 0`
+    /// or NaN; [`Error::NonFinite`] if `v` contains NaN, or ±∞ while `r` is
+    /// finite (`v` is left unchanged in both cases).
+    ///
+    /// ```
+    /// let mut v = [3.0f64, 4.0];
+    /// let s = bilevel::Backend::Scalar.project_ball(&mut v, 1.0).unwrap();
+    /// assert_eq!(s, 0.2);
+    /// assert!((v[0] - 0.6).abs() < 1e-15 && (v[1] - 0.8).abs() < 1e-15);
+    /// ```
+    #[inline]
+    pub fn project_ball<T: Float>(self, v: &mut [T], r: T) -> Result<T, Error> {
+        check_radius(r)?;
+        let (sum, m) = self.run(SumSqMax { a: v })?;
+        if r == T::INFINITY_T && !sum.is_nan() {
+            return Ok(T::ONE);
+        }
+        let norm = finish_norm(self, v, None, sum, m)?;
+        let s = factor_for(norm, r)?;
+        if s < T::ONE {
+            self.run(Scale { w: v, s })?;
+        }
+        Ok(s)
+    }
+
+    /// Projects `v` onto the ball of radius `r` centred at `center`:
+    /// `v ← c + min(1, r/‖v − c‖)(v − c)`. Returns the factor applied.
+    ///
+    /// Errors: as [`Backend::project_ball`], plus [`Error::LengthMismatch`]
+    /// for `center`.
+    ///
+    /// ```
+    /// let mut v = [4.0f32, 1.0];
+    /// let s = bilevel::Backend::Scalar.project_ball_centered(&mut v, &[1.0, 1.0], 1.5).unwrap();
+    /// assert_eq!((s, v), (0.5, [2.5, 1.0]));
+    /// ```
+    #[inline]
+    pub fn project_ball_centered<T: Float>(self, v: &mut [T], center: &[T], r: T) -> Result<T, Error> {
+        check_len("center", v.len(), center.len())?;
+        check_radius(r)?;
+        let (sum, m) = self.run(DiffSumSq { w: v, c: center })?;
+        if r == T::INFINITY_T && !sum.is_nan() {
+            return Ok(T::ONE);
+        }
+        let norm = finish_norm(self, v, Some(center), sum, m)?;
+        let s = factor_for(norm, r)?;
+        if s < T::ONE {
+            self.run(ScaleAbout { w: v, c: center, s })?;
+        }
+        Ok(s)
+    }
+
+    /// FdeHBO's fused step and projection: `v ← Π_r(v − λ h)`, in one pass
+    /// when no rescaling is needed and two otherwise. Returns the factor
+    /// applied by the projection.
+    ///
+    /// Errors: [`Error::LengthMismatch`]; [`Error::InvalidParameter`] for the
+    /// radius; [`Error::NonFinite`] for `lambda`, or when the stepped `v` is
+    /// not finite (then `v` holds the unprojected step).
+    ///
+    /// ```
+    /// let mut v = [0.0f64, 0.0];
+    /// let s = bilevel::Backend::Scalar.step_project(&mut v, &[-3.0, -4.0], 1.0, 2.5).unwrap();
+    /// assert_eq!(s, 0.5);
+    /// assert_eq!(v, [1.5, 2.0]);
+    /// ```
+    #[inline]
+    pub fn step_project<T: Float>(self, v: &mut [T], h: &[T], lambda: T, r: T) -> Result<T, Error> {
+        check_len("h", v.len(), h.len())?;
+        check_radius(r)?;
+        if !lambda.is_finite() {
+            return Err(Error::NonFinite { what: "lambda" });
+        }
+        let (sum, m) = self.run(StepSumSq { w: v, h, lambda })?;
+        if r == T::INFINITY_T && !sum.is_nan() {
+            return Ok(T::ONE);
+        }
+        let norm = finish_norm(self, v, None, sum, m)?;
+        let s = factor_for(norm, r)?;
+        if s < T::ONE {
+            self.run(Scale { w: v, s })?;
+        }
+        Ok(s)
+    }
+}
+
+/// Ball projection on the detected backend. See [`Backend::project_ball`].
+///
+/// ```
+/// let mut v = [0.5f64, 0.0];
+/// assert_eq!(bilevel::kernels::project_ball(&mut v, 1.0), Ok(1.0));
+/// assert_eq!(v, [0.5, 0.0]);
+/// assert!(bilevel::kernels::project_ball(&mut v, 0.0).is_err());
+/// ```
+#[inline]
+pub fn project_ball<T: Float>(v: &mut [T], r: T) -> Result<T, Error> {
+    Backend::detect().project_ball(v, r)
+}
+
+/// Centred ball projection on the detected backend. See
+/// [`Backend::project_ball_centered`].
+///
+/// ```
+/// let mut v = [1.0f64, 3.0];
+/// bilevel::kernels::project_ball_centered(&mut v, &[1.0, 1.0], 1.0).unwrap();
+/// assert_eq!(v, [1.0, 2.0]);
+/// ```
+#[inline]
+pub fn project_ball_centered<T: Float>(v: &mut [T], center: &[T], r: T) -> Result<T, Error> {
+    Backend::detect().project_ball_centered(v, center, r)
+}
+
+/// Fused step and projection on the detected backend. See
+/// [`Backend::step_project`].
+///
+/// ```
+/// let mut v = [1.0f32];
+/// bilevel::kernels::step_project(&mut v, &[1.0], 0.5, 10.0).unwrap();
+/// assert_eq!(v, [0.5]);
+/// ```
+#[inline]
+pub fn step_project<T: Float>(v: &mut [T], h: &[T], lambda: T, r: T) -> Result<T, Error> {
+    Backend::detect().step_project(v, h, lambda, r)
+}
