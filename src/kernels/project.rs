@@ -4,14 +4,23 @@
 //! `Π_r(w) = w` if `‖w‖ ≤ r`, else `(r/‖w‖) w`. The norm is the scaled,
 //! overflow-free [`crate::kernels::norm`]. The scaling factor is applied only
 //! when `‖w‖ > r`, so points inside the ball (and the zero vector) are returned
-//! bit-for-bit unchanged. After scaling, `‖Π_r(w)‖` can exceed `r` by the
-//! rounding of the norm and the factor: at most `(n / 16 + 11) · eps · r`
-//! relative, which is why idempotence holds up to that same bound.
+//! bit-for-bit unchanged.
+//!
+//! Error bound: with `β(n)` the norm's relative bound (see
+//! [`crate::kernels::norm`]) and `u = eps/2`, each entry of the result is
+//! within `ρ = (1 + u)² / (1 − β(n)) − 1 ≈ (⌈n/16⌉ + 10) · eps / 4` (relative)
+//! of the exact projection, so `‖Π_r(w)‖ ≤ (1 + ρ) · r` (within the looser
+//! `(n/16 + 11) · eps · r` stated before), and projecting the result again
+//! changes each entry by at most `1 − (1 − u)² / ((1 + ρ)(1 + β))`, about `2ρ`,
+//! relative (idempotence up to rounding). The centred variant obeys the same
+//! bound for the rounded difference `w − c`, plus one rounding of the final
+//! `c + s·(w − c)` per entry. Barring underflow (a radius near the subnormal
+//! range).
 
 use crate::Float;
 use crate::backend::{Backend, Kernel, MulAdd};
 use crate::error::{Error, check_len};
-use crate::kernels::dot::{LANES, SumSqMax, fold_lanes};
+use crate::kernels::dot::{LANES, SumSqMax, fold_lanes, max_abs};
 use crate::kernels::norm::finish_norm;
 
 /// Checks a projection radius: positive and not NaN (`+∞` is allowed and
@@ -76,25 +85,33 @@ impl<T: Float> Kernel for StepSumSq<'_, T> {
         let mut acc = [T::ZERO; LANES];
         let mut big = [T::ZERO; LANES];
         for (w, h) in cw.iter_mut().zip(ch) {
+            // Load the chunk into a local array before stepping it: the
+            // compiler cannot prove `w` and `h` disjoint here, and with all
+            // loads ahead of the store the step vectorizes.
+            let mut y = *w;
+            for (y, &h) in y.iter_mut().zip(h) {
+                *y -= lambda * h;
+            }
+            *w = y;
             for j in 0..LANES {
-                let y = w[j] - lambda * h[j];
-                w[j] = y;
-                acc[j] = M::mul_add(y, y, acc[j]);
-                big[j] = big[j].max(y.abs());
+                acc[j] = M::mul_add(y[j], y[j], acc[j]);
+                big[j] = max_abs(big[j], y[j]);
             }
         }
-        let mut tail = T::ZERO;
-        let mut m = T::ZERO;
-        for (w, &h) in rw.iter_mut().zip(rh) {
+        // The tail continues the lanes it falls on, exactly as `SumSqMax`
+        // does, so the result equals `axpy` followed by `project_ball`.
+        let lanes = acc.iter_mut().zip(big.iter_mut());
+        for ((acc, big), (w, &h)) in lanes.zip(rw.iter_mut().zip(rh)) {
             let y = *w - lambda * h;
             *w = y;
-            tail = M::mul_add(y, y, tail);
-            m = m.max(y.abs());
+            *acc = M::mul_add(y, y, *acc);
+            *big = max_abs(*big, y);
         }
+        let mut m = T::ZERO;
         for b in big {
-            m = m.max(b);
+            m = max_abs(m, b);
         }
-        (fold_lanes(acc, tail), m)
+        (fold_lanes(acc, T::ZERO), m)
     }
 }
 
@@ -116,20 +133,21 @@ impl<T: Float> Kernel for DiffSumSq<'_, T> {
             for j in 0..LANES {
                 let y = w[j] - c[j];
                 acc[j] = M::mul_add(y, y, acc[j]);
-                big[j] = big[j].max(y.abs());
+                big[j] = max_abs(big[j], y);
             }
         }
-        let mut tail = T::ZERO;
-        let mut m = T::ZERO;
-        for (&w, &c) in rw.iter().zip(rc) {
+        // Same lane layout as `SumSqMax` on the difference `w − c`.
+        let lanes = acc.iter_mut().zip(big.iter_mut());
+        for ((acc, big), (&w, &c)) in lanes.zip(rw.iter().zip(rc)) {
             let y = w - c;
-            tail = M::mul_add(y, y, tail);
-            m = m.max(y.abs());
+            *acc = M::mul_add(y, y, *acc);
+            *big = max_abs(*big, y);
         }
+        let mut m = T::ZERO;
         for b in big {
-            m = m.max(b);
+            m = max_abs(m, b);
         }
-        (fold_lanes(acc, tail), m)
+        (fold_lanes(acc, T::ZERO), m)
     }
 }
 
