@@ -83,7 +83,7 @@ fn small_threshold<T: Float>() -> T {
 
 /// Finishes the norm of `a − c` (`c` = 0 when `None`) from one pass's
 /// `(sum_sq, max_abs)`, running the scaled second pass only when needed (a
-/// rare path: extreme magnitudes only, so it keeps a single accumulator).
+/// rare path: extreme magnitudes only).
 #[inline]
 pub(crate) fn finish_norm<T: Float>(
     backend: Backend,
@@ -92,17 +92,33 @@ pub(crate) fn finish_norm<T: Float>(
     sum: T,
     m: T,
 ) -> Result<T, Error> {
+    let (mant, e) = norm_parts(backend, a, c, sum, m)?;
+    // norm = mant * 2^e in two exact steps (∞ if the norm is not representable).
+    Ok(if e == 0 { mant } else { mant * T::exp2i(e - e / 2) * T::exp2i(e / 2) })
+}
+
+/// The norm of `a − c` as `(mant, e)` with `norm = mant · 2^e` (`e = 0` on the
+/// one-pass path and for NaN, ∞, 0), so that callers can use a norm that
+/// overflows (§9.2: projecting a vector of huge entries).
+#[inline]
+pub(crate) fn norm_parts<T: Float>(
+    backend: Backend,
+    a: &[T],
+    c: Option<&[T]>,
+    sum: T,
+    m: T,
+) -> Result<(T, i32), Error> {
     if sum.is_nan() {
-        return Ok(T::NAN_T);
+        return Ok((T::NAN_T, 0));
     }
     if !m.is_finite() {
-        return Ok(T::INFINITY_T);
+        return Ok((T::INFINITY_T, 0));
     }
     if m == T::ZERO {
-        return Ok(T::ZERO);
+        return Ok((T::ZERO, 0));
     }
     if sum.is_finite() && m >= small_threshold::<T>() {
-        return Ok(sum.sqrt());
+        return Ok((sum.sqrt(), 0));
     }
     // Exponent of m, also for subnormal m (lift it into the normal range first).
     let lift = T::MANTISSA_DIGITS_T as i32 + 1;
@@ -111,8 +127,7 @@ pub(crate) fn finish_norm<T: Float>(
     let half = -e / 2;
     let (s1, s2) = (T::exp2i(half), T::exp2i(-e - half));
     let scaled = backend.run(ScaledSumSq { a, c, s1, s2 })?;
-    // norm = sqrt(scaled) * 2^e, again in two exact steps.
-    Ok(scaled.sqrt() * T::exp2i(e - e / 2) * T::exp2i(e / 2))
+    Ok((scaled.sqrt(), e))
 }
 
 impl Backend {

@@ -249,6 +249,15 @@ pub fn dist<T: Float>(a: &[T], b: &[T]) -> f64 {
     }
 }
 
+/// The exact projection `r·w/‖w‖` in f64, also when `‖w‖` overflows f64
+/// (the norm is kept as `mant · 2^e`). Each entry is within 3·2^-53 relative.
+pub fn closed_form<T: Float>(w: &[T], r: f64) -> Vec<f64> {
+    match ref_norm(w) {
+        None => vec![0.0; w.len()],
+        Some((m, m_lo, e)) => w.iter().map(|&x| r * (libm::ldexp(x.to_f64(), -e) / (m + m_lo))).collect(),
+    }
+}
+
 /// Accurate `‖a‖` as an f64.
 pub fn norm_f64<T: Float>(a: &[T]) -> f64 {
     match ref_norm(a) {
