@@ -2,7 +2,7 @@
 //!
 //! Every function takes column vectors with contiguous storage, generic over
 //! the dimension and the storage: [`SVector`](nalgebra::SVector),
-//! [`DVector`](nalgebra::DVector), and their stride-1 views (`rows`,
+//! `DVector` (nalgebra's `alloc` or `std` feature), and their stride-1 views (`rows`,
 //! `fixed_rows`, `column`, and the `_mut` variants). Views with a run-time row
 //! stride are rejected by the type system (`IsContiguous`). Each function runs
 //! the slice kernel of the same name in [`crate::kernels`] on

@@ -21,7 +21,7 @@ fn check_axpy<T: TestFloat>(v: Vec<Vec<T>>, a: T) -> Result<(), TestCaseError> {
     let (x, y0) = (&v[0], &v[1]);
     let mut want = y0.clone();
     for i in 0..want.len() {
-        want[i] = want[i] + a * x[i];
+        want[i] += a * x[i];
     }
     for b in backends() {
         let mut y = y0.clone();
@@ -55,7 +55,7 @@ fn check_storm_step<T: TestFloat>(v: Vec<Vec<T>>, eta: T, alpha: T) -> Result<()
     storm_ref(&mut want_h, g, gp, eta);
     let mut want_x = x0.clone();
     for i in 0..want_x.len() {
-        want_x[i] = want_x[i] - alpha * want_h[i];
+        want_x[i] -= alpha * want_h[i];
     }
     for b in backends() {
         let (mut h, mut x) = (h0.clone(), x0.clone());

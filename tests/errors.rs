@@ -52,7 +52,7 @@ fn non_finite<T: TestFloat>() -> BoxedStrategy<T> {
 
 /// A length different from `n` (shorter or longer, within 0..=70).
 fn other_len(n: usize, d: usize) -> usize {
-    if d <= n && d % 2 == 0 { n - d } else { n + d }
+    if d <= n && d.is_multiple_of(2) { n - d } else { n + d }
 }
 
 fn fill<T: TestFloat>(n: usize, seed: u64) -> Vec<T> {

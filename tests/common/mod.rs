@@ -30,7 +30,7 @@ impl TestFloat for f32 {
     fn any_value() -> BoxedStrategy<f32> {
         proptest::num::f32::ANY.boxed()
     }
-    const ETA: f64 = 7.006_492_321_624_085e-46; // 2^-150
+    const ETA: f64 = f32::MIN_POSITIVE as f64 * f32::EPSILON as f64 / 2.0; // 2^-150
 }
 
 impl TestFloat for f64 {
@@ -40,7 +40,7 @@ impl TestFloat for f64 {
     fn any_value() -> BoxedStrategy<f64> {
         proptest::num::f64::ANY.boxed()
     }
-    const ETA: f64 = 4.940_656_458_412_465_4e-324; // 2^-1074 (2^-1075 is not representable)
+    const ETA: f64 = f64::MIN_POSITIVE * f64::EPSILON; // 2^-1074 (2^-1075 is not representable)
 }
 
 /// Bit-identical, except that any NaN equals any NaN (payloads are not
