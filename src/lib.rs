@@ -35,6 +35,9 @@ pub mod backend;
 pub mod error;
 pub mod float;
 pub mod kernels;
+#[cfg(feature = "nalgebra")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nalgebra")))]
+pub mod na;
 pub mod oracles;
 
 pub use backend::Backend;

@@ -39,7 +39,8 @@ pub enum Backend {
     /// Portable Rust, available everywhere.
     Scalar,
     /// x86_64 with AVX2 and FMA (the same kernel bodies compiled for 256-bit
-    /// vectors; reductions use explicit FMA intrinsics).
+    /// vectors; reductions fuse each multiply-add, `vfmadd` on `ymm`, with
+    /// `std`; without `std` they round twice, see `backend/avx2.rs`).
     Avx2Fma,
 }
 

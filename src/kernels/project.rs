@@ -4,15 +4,24 @@
 //! `Π_r(w) = w` if `‖w‖ ≤ r`, else `(r/‖w‖) w`. The norm is the scaled,
 //! overflow-free [`crate::kernels::norm`]. The scaling factor is applied only
 //! when `‖w‖ > r`, so points inside the ball (and the zero vector) are returned
-//! bit-for-bit unchanged. After scaling, `‖Π_r(w)‖` can exceed `r` by the
-//! rounding of the norm and the factor: at most `(n / 16 + 11) · eps · r`
-//! relative, which is why idempotence holds up to that same bound.
+//! bit-for-bit unchanged.
+//!
+//! Error bound: with `β(n)` the norm's relative bound (see
+//! [`crate::kernels::norm`]) and `u = eps/2`, each entry of the result is
+//! within `ρ = (1 + u)² / (1 − β(n)) − 1 ≈ (⌈n/16⌉ + 10) · eps / 4` (relative)
+//! of the exact projection, so `‖Π_r(w)‖ ≤ (1 + ρ) · r` (within the looser
+//! `(n/16 + 11) · eps · r` stated before), and projecting the result again
+//! changes each entry by at most `1 − (1 − u)² / ((1 + ρ)(1 + β))`, about `2ρ`,
+//! relative (idempotence up to rounding). The centred variant obeys the same
+//! bound for the rounded difference `w − c`, plus one rounding of the final
+//! `c + s·(w − c)` per entry. Barring underflow (a radius near the subnormal
+//! range).
 
 use crate::Float;
 use crate::backend::{Backend, Kernel, MulAdd};
 use crate::error::{Error, check_len};
-use crate::kernels::dot::{LANES, SumSqMax, fold_lanes};
-use crate::kernels::norm::finish_norm;
+use crate::kernels::dot::{LANES, SumSqMax, fold_lanes, max_abs};
+use crate::kernels::norm::norm_parts;
 
 /// Checks a projection radius: positive and not NaN (`+∞` is allowed and
 /// means "no projection").
@@ -25,36 +34,43 @@ fn check_radius<T: Float>(r: T) -> Result<(), Error> {
     }
 }
 
-struct Scale<'a, T> {
+/// `w ← c + t·(w − c)` (`c` = 0 when `None`), where the difference is first
+/// scaled exactly by the powers of two `p = (p1, p2)` when given: the
+/// rescaling of a projection, with `p` used when the norm was only available
+/// as `mant · 2^e` (§9.2, huge or tiny entries).
+struct Rescale<'a, T> {
     w: &'a mut [T],
-    s: T,
+    c: Option<&'a [T]>,
+    p: Option<(T, T)>,
+    t: T,
 }
 
-impl<T: Float> Kernel for Scale<'_, T> {
+impl<T: Float> Kernel for Rescale<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run<M: MulAdd>(self) {
-        let s = self.s;
-        for w in self.w.iter_mut() {
-            *w *= s;
-        }
-    }
-}
-
-/// `w ← c + s (w − c)`: scaling about a centre.
-struct ScaleAbout<'a, T> {
-    w: &'a mut [T],
-    c: &'a [T],
-    s: T,
-}
-
-impl<T: Float> Kernel for ScaleAbout<'_, T> {
-    type Output = ();
-    #[inline(always)]
-    fn run<M: MulAdd>(self) {
-        let s = self.s;
-        for (w, &c) in self.w.iter_mut().zip(self.c) {
-            *w = c + s * (*w - c);
+        let t = self.t;
+        match (self.c, self.p) {
+            (None, None) => {
+                for w in self.w.iter_mut() {
+                    *w *= t;
+                }
+            }
+            (None, Some((p1, p2))) => {
+                for w in self.w.iter_mut() {
+                    *w = *w * p1 * p2 * t;
+                }
+            }
+            (Some(c), None) => {
+                for (w, &c) in self.w.iter_mut().zip(c) {
+                    *w = c + t * (*w - c);
+                }
+            }
+            (Some(c), Some((p1, p2))) => {
+                for (w, &c) in self.w.iter_mut().zip(c) {
+                    *w = c + (*w - c) * p1 * p2 * t;
+                }
+            }
         }
     }
 }
@@ -76,25 +92,33 @@ impl<T: Float> Kernel for StepSumSq<'_, T> {
         let mut acc = [T::ZERO; LANES];
         let mut big = [T::ZERO; LANES];
         for (w, h) in cw.iter_mut().zip(ch) {
+            // Load the chunk into a local array before stepping it: the
+            // compiler cannot prove `w` and `h` disjoint here, and with all
+            // loads ahead of the store the step vectorizes.
+            let mut y = *w;
+            for (y, &h) in y.iter_mut().zip(h) {
+                *y -= lambda * h;
+            }
+            *w = y;
             for j in 0..LANES {
-                let y = w[j] - lambda * h[j];
-                w[j] = y;
-                acc[j] = M::mul_add(y, y, acc[j]);
-                big[j] = big[j].max(y.abs());
+                acc[j] = M::mul_add(y[j], y[j], acc[j]);
+                big[j] = max_abs(big[j], y[j]);
             }
         }
-        let mut tail = T::ZERO;
-        let mut m = T::ZERO;
-        for (w, &h) in rw.iter_mut().zip(rh) {
+        // The tail continues the lanes it falls on, exactly as `SumSqMax`
+        // does, so the result equals `axpy` followed by `project_ball`.
+        let lanes = acc.iter_mut().zip(big.iter_mut());
+        for ((acc, big), (w, &h)) in lanes.zip(rw.iter_mut().zip(rh)) {
             let y = *w - lambda * h;
             *w = y;
-            tail = M::mul_add(y, y, tail);
-            m = m.max(y.abs());
+            *acc = M::mul_add(y, y, *acc);
+            *big = max_abs(*big, y);
         }
+        let mut m = T::ZERO;
         for b in big {
-            m = m.max(b);
+            m = max_abs(m, b);
         }
-        (fold_lanes(acc, tail), m)
+        (fold_lanes(acc, T::ZERO), m)
     }
 }
 
@@ -116,51 +140,72 @@ impl<T: Float> Kernel for DiffSumSq<'_, T> {
             for j in 0..LANES {
                 let y = w[j] - c[j];
                 acc[j] = M::mul_add(y, y, acc[j]);
-                big[j] = big[j].max(y.abs());
+                big[j] = max_abs(big[j], y);
             }
         }
-        let mut tail = T::ZERO;
-        let mut m = T::ZERO;
-        for (&w, &c) in rw.iter().zip(rc) {
+        // Same lane layout as `SumSqMax` on the difference `w − c`.
+        let lanes = acc.iter_mut().zip(big.iter_mut());
+        for ((acc, big), (&w, &c)) in lanes.zip(rw.iter().zip(rc)) {
             let y = w - c;
-            tail = M::mul_add(y, y, tail);
-            m = m.max(y.abs());
+            *acc = M::mul_add(y, y, *acc);
+            *big = max_abs(*big, y);
         }
+        let mut m = T::ZERO;
         for b in big {
-            m = m.max(b);
+            m = max_abs(m, b);
         }
-        (fold_lanes(acc, tail), m)
+        (fold_lanes(acc, T::ZERO), m)
     }
 }
 
-/// Given `‖w‖` and the radius, the factor to apply (`1` when inside).
+/// Given the norm as `(mant, e)` (`‖w‖ = mant · 2^e`, see `norm_parts`) and a
+/// finite radius, decides the rescaling: `None` when `w` is inside (left
+/// untouched), else the kernel's `(p, t)` and the factor `r/‖w‖` to report.
 #[inline]
-fn factor_for<T: Float>(norm: T, r: T) -> Result<T, Error> {
-    if norm.is_nan() {
+#[allow(clippy::type_complexity)]
+fn rescale_for<T: Float>(mant: T, e: i32, r: T) -> Result<Option<(Option<(T, T)>, T, T)>, Error> {
+    if !mant.is_finite() {
+        // NaN, or an infinite entry (`norm_parts` keeps overflow in `e`).
         return Err(Error::NonFinite { what: "v" });
     }
-    if norm <= r {
-        return Ok(T::ONE);
+    if e == 0 {
+        if mant <= r {
+            return Ok(None);
+        }
+        let s = r / mant;
+        return Ok(if s < T::ONE { Some((None, s, s)) } else { None });
     }
-    if !norm.is_finite() {
-        return Err(Error::NonFinite { what: "v" });
+    let (hi, lo) = (e - e / 2, e / 2);
+    // The norm itself (∞ when it is not representable, which is > r).
+    if mant * T::exp2i(hi) * T::exp2i(lo) <= r {
+        return Ok(None);
     }
-    Ok(r / norm)
+    // r/‖w‖ = (r/mant) · 2^-e: scale by 2^-e exactly, then round once.
+    let t = r / mant;
+    let p = (T::exp2i(-hi), T::exp2i(-lo));
+    Ok(Some((Some(p), t, t * p.0 * p.1)))
 }
 
 impl Backend {
     /// Projects `v` onto the ball `{‖v‖₂ ≤ r}` in place and returns the factor
     /// applied (`1` if `v` was already inside, in which case `v` is untouched).
     ///
-    /// `r = +∞` is the identity. Errors: [`Error::InvalidParameter`] if `r <= 0`
-    /// or NaN; [`Error::NonFinite`] if `v` contains NaN, or ±∞ while `r` is
-    /// finite (`v` is left unchanged in both cases).
+    /// `r = +∞` is the identity. Finite vectors whose norm overflows (entries
+    /// near `MAX`) are still projected: the factor is applied as
+    /// `(r / mant) · 2^-e` with the norm held as `mant · 2^e`; the returned
+    /// factor is then rounded and can underflow to 0. Errors:
+    /// [`Error::InvalidParameter`] if `r <= 0` or NaN; [`Error::NonFinite`] if
+    /// `v` contains NaN, or ±∞ while `r` is finite (`v` is left unchanged in
+    /// both cases).
     ///
     /// ```
     /// let mut v = [3.0f64, 4.0];
     /// let s = bilevel::Backend::Scalar.project_ball(&mut v, 1.0).unwrap();
     /// assert_eq!(s, 0.2);
     /// assert!((v[0] - 0.6).abs() < 1e-15 && (v[1] - 0.8).abs() < 1e-15);
+    /// let mut big = [f64::MAX / 2.0; 8]; // ‖big‖ = √8 · MAX/2 overflows
+    /// bilevel::Backend::Scalar.project_ball(&mut big, 1.0).unwrap();
+    /// assert!((big[0] - 8f64.sqrt().recip()).abs() < 1e-15);
     /// ```
     #[inline]
     pub fn project_ball<T: Float>(self, v: &mut [T], r: T) -> Result<T, Error> {
@@ -169,19 +214,19 @@ impl Backend {
         if r == T::INFINITY_T && !sum.is_nan() {
             return Ok(T::ONE);
         }
-        let norm = finish_norm(self, v, None, sum, m)?;
-        let s = factor_for(norm, r)?;
-        if s < T::ONE {
-            self.run(Scale { w: v, s })?;
+        let (mant, e) = norm_parts(self, v, None, sum, m)?;
+        match rescale_for(mant, e, r)? {
+            None => Ok(T::ONE),
+            Some((p, t, s)) => self.run(Rescale { w: v, c: None, p, t }).map(|()| s),
         }
-        Ok(s)
     }
 
     /// Projects `v` onto the ball of radius `r` centred at `center`:
     /// `v ← c + min(1, r/‖v − c‖)(v − c)`. Returns the factor applied.
     ///
-    /// Errors: as [`Backend::project_ball`], plus [`Error::LengthMismatch`]
-    /// for `center`.
+    /// Errors: as [`Backend::project_ball`] (with `v − center` in place of
+    /// `v`, so also [`Error::NonFinite`] when that difference overflows), plus
+    /// [`Error::LengthMismatch`] for `center`. `v` is unchanged on error.
     ///
     /// ```
     /// let mut v = [4.0f32, 1.0];
@@ -196,12 +241,11 @@ impl Backend {
         if r == T::INFINITY_T && !sum.is_nan() {
             return Ok(T::ONE);
         }
-        let norm = finish_norm(self, v, Some(center), sum, m)?;
-        let s = factor_for(norm, r)?;
-        if s < T::ONE {
-            self.run(ScaleAbout { w: v, c: center, s })?;
+        let (mant, e) = norm_parts(self, v, Some(center), sum, m)?;
+        match rescale_for(mant, e, r)? {
+            None => Ok(T::ONE),
+            Some((p, t, s)) => self.run(Rescale { w: v, c: Some(center), p, t }).map(|()| s),
         }
-        Ok(s)
     }
 
     /// FdeHBO's fused step and projection: `v ← Π_r(v − λ h)`, in one pass
@@ -229,12 +273,11 @@ impl Backend {
         if r == T::INFINITY_T && !sum.is_nan() {
             return Ok(T::ONE);
         }
-        let norm = finish_norm(self, v, None, sum, m)?;
-        let s = factor_for(norm, r)?;
-        if s < T::ONE {
-            self.run(Scale { w: v, s })?;
+        let (mant, e) = norm_parts(self, v, None, sum, m)?;
+        match rescale_for(mant, e, r)? {
+            None => Ok(T::ONE),
+            Some((p, t, s)) => self.run(Rescale { w: v, c: None, p, t }).map(|()| s),
         }
-        Ok(s)
     }
 }
 

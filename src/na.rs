@@ -1,0 +1,257 @@
+//! Kernels on nalgebra column vectors (feature `nalgebra`).
+//!
+//! Every function takes column vectors with contiguous storage, generic over
+//! the dimension and the storage: [`SVector`](nalgebra::SVector),
+//! `DVector` (nalgebra's `alloc` or `std` feature), and their stride-1 views (`rows`,
+//! `fixed_rows`, `column`, and the `_mut` variants). Views with a run-time row
+//! stride are rejected by the type system (`IsContiguous`). Each function runs
+//! the slice kernel of the same name in [`crate::kernels`] on
+//! [`Backend::detect()`](crate::Backend::detect), so results are bit-identical
+//! to it and errors are the same (lengths are checked at run time, since
+//! arguments may mix static and dynamic dimensions).
+//!
+//! ```
+//! use nalgebra::{DVector, SVector};
+//! let mut h = SVector::<f64, 3>::zeros();
+//! let g = DVector::from_vec(vec![1.0, 2.0, 2.0]);
+//! bilevel::na::storm_update(&mut h, &g, &DVector::zeros(3), 1.0).unwrap();
+//! assert_eq!(bilevel::na::norm(&h), Ok(3.0));
+//! ```
+
+use nalgebra::{Dim, IsContiguous, RawStorage, RawStorageMut, Vector};
+
+use crate::error::Error;
+use crate::{Float, kernels};
+
+/// `y ← y + a·x`. See [`kernels::axpy`].
+///
+/// ```
+/// use nalgebra::Vector3;
+/// let mut y = Vector3::new(1.0f64, 1.0, 1.0);
+/// bilevel::na::axpy(2.0, &Vector3::new(1.0, 0.0, -1.0), &mut y).unwrap();
+/// assert_eq!(y, Vector3::new(3.0, 1.0, -1.0));
+/// ```
+#[inline]
+pub fn axpy<T, D1, S1, D2, S2>(a: T, x: &Vector<T, D1, S1>, y: &mut Vector<T, D2, S2>) -> Result<(), Error>
+where
+    T: Float,
+    D1: Dim,
+    D2: Dim,
+    S1: RawStorage<T, D1> + IsContiguous,
+    S2: RawStorageMut<T, D2> + IsContiguous,
+{
+    kernels::axpy(a, x.as_slice(), y.as_mut_slice())
+}
+
+/// Dot product `Σ a_i b_i`. See [`kernels::dot`] (error bound there).
+///
+/// ```
+/// use nalgebra::{DVector, Vector2};
+/// let a = DVector::from_vec(vec![1.0f32, 2.0]);
+/// assert_eq!(bilevel::na::dot(&a, &Vector2::new(3.0, 4.0)), Ok(11.0));
+/// assert!(bilevel::na::dot(&a, &DVector::zeros(3)).is_err());
+/// ```
+#[inline]
+pub fn dot<T, D1, S1, D2, S2>(a: &Vector<T, D1, S1>, b: &Vector<T, D2, S2>) -> Result<T, Error>
+where
+    T: Float,
+    D1: Dim,
+    D2: Dim,
+    S1: RawStorage<T, D1> + IsContiguous,
+    S2: RawStorage<T, D2> + IsContiguous,
+{
+    kernels::dot(a.as_slice(), b.as_slice())
+}
+
+/// Sum of squares `Σ a_i²`. See [`kernels::sum_sq`].
+///
+/// ```
+/// let a = nalgebra::Vector3::new(1.0f64, 2.0, 2.0);
+/// assert_eq!(bilevel::na::sum_sq(&a), Ok(9.0));
+/// ```
+#[inline]
+pub fn sum_sq<T, D, S>(a: &Vector<T, D, S>) -> Result<T, Error>
+where
+    T: Float,
+    D: Dim,
+    S: RawStorage<T, D> + IsContiguous,
+{
+    kernels::sum_sq(a.as_slice())
+}
+
+/// Overflow- and underflow-safe Euclidean norm (§9.2). See [`kernels::norm`].
+///
+/// ```
+/// use nalgebra::DVector;
+/// let a = DVector::from_vec(vec![3e300f64, 4e300, 0.0]);
+/// // The first two entries, as a stride-1 view.
+/// let n = bilevel::na::norm(&a.rows(0, 2)).unwrap();
+/// assert!((n / 5e300 - 1.0).abs() < 1e-15);
+/// ```
+#[inline]
+pub fn norm<T, D, S>(a: &Vector<T, D, S>) -> Result<T, Error>
+where
+    T: Float,
+    D: Dim,
+    S: RawStorage<T, D> + IsContiguous,
+{
+    kernels::norm(a.as_slice())
+}
+
+/// STORM update `h ← g + (1 − η)(h − g_prev)` (§9.1). See
+/// [`kernels::storm_update`].
+///
+/// ```
+/// use nalgebra::Vector2;
+/// let mut h = Vector2::new(1.0f64, 1.0);
+/// bilevel::na::storm_update(&mut h, &Vector2::new(2.0, 2.0), &Vector2::new(0.0, 1.0), 0.5).unwrap();
+/// assert_eq!(h, Vector2::new(2.5, 2.0));
+/// ```
+#[inline]
+pub fn storm_update<T, DH, SH, DG, SG, DP, SP>(
+    h: &mut Vector<T, DH, SH>,
+    g: &Vector<T, DG, SG>,
+    g_prev: &Vector<T, DP, SP>,
+    eta: T,
+) -> Result<(), Error>
+where
+    T: Float,
+    DH: Dim,
+    DG: Dim,
+    DP: Dim,
+    SH: RawStorageMut<T, DH> + IsContiguous,
+    SG: RawStorage<T, DG> + IsContiguous,
+    SP: RawStorage<T, DP> + IsContiguous,
+{
+    kernels::storm_update(h.as_mut_slice(), g.as_slice(), g_prev.as_slice(), eta)
+}
+
+/// Fused STORM update and step: `h ← g + (1 − η)(h − g_prev)`, then
+/// `x ← x − α h` (§9.1). See [`kernels::storm_step`].
+///
+/// ```
+/// use nalgebra::{DVector, Vector2};
+/// let (mut h, mut x) = (Vector2::zeros(), DVector::from_element(2, 1.0f64));
+/// bilevel::na::storm_step(&mut h, &mut x, &Vector2::new(1.0, 2.0), &Vector2::zeros(), 1.0, 0.5)
+///     .unwrap();
+/// assert_eq!(x.as_slice(), &[0.5, 0.0]);
+/// ```
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn storm_step<T, DH, SH, DX, SX, DG, SG, DP, SP>(
+    h: &mut Vector<T, DH, SH>,
+    x: &mut Vector<T, DX, SX>,
+    g: &Vector<T, DG, SG>,
+    g_prev: &Vector<T, DP, SP>,
+    eta: T,
+    alpha: T,
+) -> Result<(), Error>
+where
+    T: Float,
+    DH: Dim,
+    DX: Dim,
+    DG: Dim,
+    DP: Dim,
+    SH: RawStorageMut<T, DH> + IsContiguous,
+    SX: RawStorageMut<T, DX> + IsContiguous,
+    SG: RawStorage<T, DG> + IsContiguous,
+    SP: RawStorage<T, DP> + IsContiguous,
+{
+    kernels::storm_step(h.as_mut_slice(), x.as_mut_slice(), g.as_slice(), g_prev.as_slice(), eta, alpha)
+}
+
+/// Exponential moving average `h ← ρ h + (1 − ρ) g`. See
+/// [`kernels::ema_update`].
+///
+/// ```
+/// let mut h = nalgebra::Vector1::new(4.0f32);
+/// bilevel::na::ema_update(&mut h, &nalgebra::Vector1::new(0.0), 0.75).unwrap();
+/// assert_eq!(h[0], 3.0);
+/// ```
+#[inline]
+pub fn ema_update<T, DH, SH, DG, SG>(
+    h: &mut Vector<T, DH, SH>,
+    g: &Vector<T, DG, SG>,
+    rho: T,
+) -> Result<(), Error>
+where
+    T: Float,
+    DH: Dim,
+    DG: Dim,
+    SH: RawStorageMut<T, DH> + IsContiguous,
+    SG: RawStorage<T, DG> + IsContiguous,
+{
+    kernels::ema_update(h.as_mut_slice(), g.as_slice(), rho)
+}
+
+/// Projects `v` onto the ball `{‖v‖ ≤ r}` in place, returning the factor
+/// applied (§9.2). See [`kernels::project_ball`].
+///
+/// ```
+/// use nalgebra::DVector;
+/// let mut v = DVector::from_vec(vec![3.0f64, 4.0, 100.0]);
+/// // Project only the first two entries, through a mutable view.
+/// let s = bilevel::na::project_ball(&mut v.rows_mut(0, 2), 1.0).unwrap();
+/// assert_eq!(s, 0.2);
+/// assert_eq!(v[2], 100.0);
+/// ```
+#[inline]
+pub fn project_ball<T, D, S>(v: &mut Vector<T, D, S>, r: T) -> Result<T, Error>
+where
+    T: Float,
+    D: Dim,
+    S: RawStorageMut<T, D> + IsContiguous,
+{
+    kernels::project_ball(v.as_mut_slice(), r)
+}
+
+/// Projects `v` onto the ball of radius `r` centred at `center` (§9.2). See
+/// [`kernels::project_ball_centered`].
+///
+/// ```
+/// use nalgebra::Vector2;
+/// let mut v = Vector2::new(1.0f64, 3.0);
+/// bilevel::na::project_ball_centered(&mut v, &Vector2::new(1.0, 1.0), 1.0).unwrap();
+/// assert_eq!(v, Vector2::new(1.0, 2.0));
+/// ```
+#[inline]
+pub fn project_ball_centered<T, D, S, DC, SC>(
+    v: &mut Vector<T, D, S>,
+    center: &Vector<T, DC, SC>,
+    r: T,
+) -> Result<T, Error>
+where
+    T: Float,
+    D: Dim,
+    DC: Dim,
+    S: RawStorageMut<T, D> + IsContiguous,
+    SC: RawStorage<T, DC> + IsContiguous,
+{
+    kernels::project_ball_centered(v.as_mut_slice(), center.as_slice(), r)
+}
+
+/// FdeHBO's fused step and projection `v ← Π_r(v − λ h)` (§9.2). See
+/// [`kernels::step_project`].
+///
+/// ```
+/// use nalgebra::Vector2;
+/// let mut v = Vector2::new(0.0f64, 0.0);
+/// let s = bilevel::na::step_project(&mut v, &Vector2::new(-3.0, -4.0), 1.0, 2.5).unwrap();
+/// assert_eq!((s, v), (0.5, Vector2::new(1.5, 2.0)));
+/// ```
+#[inline]
+pub fn step_project<T, D, S, DH, SH>(
+    v: &mut Vector<T, D, S>,
+    h: &Vector<T, DH, SH>,
+    lambda: T,
+    r: T,
+) -> Result<T, Error>
+where
+    T: Float,
+    D: Dim,
+    DH: Dim,
+    S: RawStorageMut<T, D> + IsContiguous,
+    SH: RawStorage<T, DH> + IsContiguous,
+{
+    kernels::step_project(v.as_mut_slice(), h.as_slice(), lambda, r)
+}
