@@ -36,6 +36,7 @@ pub mod error;
 pub mod float;
 pub mod kernels;
 pub mod oracles;
+pub mod problems;
 
 pub use backend::Backend;
 pub use error::Error;
