@@ -104,18 +104,22 @@ pub fn logistic_loss_d1<T: Float>(s: T) -> T {
 }
 
 /// Second derivative `ℓ''(s) = σ(s)(1 − σ(s))` of [`logistic_loss`] (an even
-/// function), as `e/(1+e)²` with `e = e^{−|s|}` (no cancellation).
+/// function), as `e/(1+e)²` with `e = e^{−|s|}` (no cancellation), capped at
+/// its maximum `¼` (rounding could exceed it by one ulp near `s = 0`).
 ///
 /// ```
 /// use bilevel::problems::logistic::logistic_loss_d2;
 /// assert_eq!(logistic_loss_d2(0.0f64), 0.25);
 /// assert_eq!(logistic_loss_d2(3.0f64), logistic_loss_d2(-3.0));
+/// assert!(logistic_loss_d2(1e-9f64) <= 0.25);
 /// ```
 #[inline]
 pub fn logistic_loss_d2<T: Float>(s: T) -> T {
     let e = (-s.abs()).exp();
     let d = T::ONE + e;
-    e / (d * d)
+    let quarter = T::HALF * T::HALF;
+    let v = e / (d * d);
+    if v > quarter { quarter } else { v }
 }
 
 // ---------------------------------------------------------------------------
