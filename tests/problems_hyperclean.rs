@@ -132,7 +132,8 @@ fn batch_losses_match_a_reference_loop() {
     assert!((pb.loss_f(&w).unwrap() - ref_loss_f(&d, 0..M, &w)).abs() < 1e-14);
     let test = ClassData::new(&d.tf, &d.tl, D).unwrap();
     let ce = pb.mean_cross_entropy(&w, test).unwrap();
-    let want: f64 = (0..N).map(|i| naive_ce(&logits(&d.tf[i * D..(i + 1) * D], &w), d.tl[i])).sum::<f64>() / N as f64;
+    let want: f64 =
+        (0..N).map(|i| naive_ce(&logits(&d.tf[i * D..(i + 1) * D], &w), d.tl[i])).sum::<f64>() / N as f64;
     assert!((ce - want).abs() < 1e-14);
 }
 
@@ -321,7 +322,8 @@ fn finite_sum_weights_and_batch_means_reproduce_the_full_problem() {
         let want = sig(x[i]) * (1.0 - sig(x[i])) * l / N as f64;
         assert!((acc[0][i] - want).abs() < 1e-15);
     }
-    let g_mean: f64 = (0..pb.n_inner()).map(|i| pb.inner_weight(i) * pb.loss_g_batch(&x, &w, i).unwrap()).sum();
+    let g_mean: f64 =
+        (0..pb.n_inner()).map(|i| pb.inner_weight(i) * pb.loss_g_batch(&x, &w, i).unwrap()).sum();
     assert!((g_mean - pb.loss_g(&x, &w).unwrap()).abs() < 1e-14);
 }
 
@@ -450,9 +452,18 @@ fn bad_input_poisons_outputs_and_checked_calls_fail() {
     assert!(matches!(pb.accuracy(&w, wide), Err(Error::LengthMismatch { .. })));
     let bad_label = ClassData::new(&[0.0; D], &[K], D).unwrap();
     assert!(matches!(pb.accuracy(&w, bad_label), Err(Error::IndexOutOfRange { index: K, len: K, .. })));
-    assert!(matches!(HyperClean::<f64, K>::new(bad_label, pb.val(), 1, 1), Err(Error::IndexOutOfRange { .. })));
-    assert!(matches!(HyperClean::<f64, 1>::new(pb.val(), pb.val(), 1, 1), Err(Error::InvalidParameter { .. })));
-    assert!(matches!(HyperClean::<f64, K>::new(pb.train(), pb.val(), 0, 1), Err(Error::InvalidParameter { .. })));
+    assert!(matches!(
+        HyperClean::<f64, K>::new(bad_label, pb.val(), 1, 1),
+        Err(Error::IndexOutOfRange { .. })
+    ));
+    assert!(matches!(
+        HyperClean::<f64, 1>::new(pb.val(), pb.val(), 1, 1),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        HyperClean::<f64, K>::new(pb.train(), pb.val(), 0, 1),
+        Err(Error::InvalidParameter { .. })
+    ));
     assert!(matches!(pb.with_reg(f64::NAN), Err(Error::InvalidParameter { .. })));
     assert!(matches!(ClassData::new(&[f64::INFINITY], &[0], 1), Err(Error::NonFinite { .. })));
     assert!(matches!(detection_scores(&[0.0f64], &[true, false]), Err(Error::LengthMismatch { .. })));
@@ -569,7 +580,10 @@ fn standardizer_centers_and_scales_the_training_set() {
     assert_eq!(st.inv_sd()[2], 1.0);
     let mut other = toy_dataset(3, 2, 2, 0);
     assert!(matches!(st.apply(&mut other), Err(Error::LengthMismatch { .. })));
-    assert!(matches!(Standardizer::fit(&Dataset::<f64>::new(vec![], vec![], 2).unwrap()), Err(Error::Empty { .. })));
+    assert!(matches!(
+        Standardizer::fit(&Dataset::<f64>::new(vec![], vec![], 2).unwrap()),
+        Err(Error::Empty { .. })
+    ));
 }
 
 #[test]
@@ -604,7 +618,10 @@ fn corruption_changes_an_exact_fraction_to_other_classes_uniformly() {
     assert_ne!(corrupt_labels(&mut l4, k, 0.3, 9).unwrap(), m2);
     // Errors leave the labels unchanged.
     let mut l5 = vec![0usize, 1, 7];
-    assert!(matches!(corrupt_labels(&mut l5, 3, 0.5, 0), Err(Error::IndexOutOfRange { index: 7, len: 3, .. })));
+    assert!(matches!(
+        corrupt_labels(&mut l5, 3, 0.5, 0),
+        Err(Error::IndexOutOfRange { index: 7, len: 3, .. })
+    ));
     assert_eq!(l5, [0, 1, 7]);
     assert!(corrupt_labels(&mut [0usize, 1], 2, 1.5, 0).is_err());
     assert!(corrupt_labels(&mut [0usize, 1], 2, f64::NAN, 0).is_err());

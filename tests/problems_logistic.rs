@@ -170,7 +170,8 @@ fn closed_hessian(d: &Data, rows: std::ops::Range<usize>, x: &[f64], y: &[f64]) 
         let sg = 1.0 / (1.0 + (-t).exp());
         sg * (1.0 - sg)
     }));
-    a.transpose() * w * &a / nb as f64 + DMatrix::from_diagonal(&DVector::from_iterator(D, x.iter().map(|v| v.exp())))
+    a.transpose() * w * &a / nb as f64
+        + DMatrix::from_diagonal(&DVector::from_iterator(D, x.iter().map(|v| v.exp())))
 }
 
 #[test]
@@ -307,7 +308,8 @@ fn finite_sum_weights_and_batch_means_reproduce_the_full_problem() {
     }
     assert_close(&acc[1], &gy, 1e-14, "gy vs plain loop");
     // The loss too.
-    let g_mean: f64 = (0..pb.n_inner()).map(|i| pb.inner_weight(i) * pb.loss_g_batch(&x, &y, i).unwrap()).sum();
+    let g_mean: f64 =
+        (0..pb.n_inner()).map(|i| pb.inner_weight(i) * pb.loss_g_batch(&x, &y, i).unwrap()).sum();
     assert!((g_mean - pb.loss_g(&x, &y).unwrap()).abs() < 1e-14);
 }
 
@@ -401,7 +403,8 @@ fn f32_oracles_agree_with_f64() {
         let (mut yp, mut ym) = (y32.clone(), y32.clone());
         yp[k] += h;
         ym[k] -= h;
-        let fd = (p32.loss_g_batch(&x32, &yp, 0).unwrap() - p32.loss_g_batch(&x32, &ym, 0).unwrap()) / (2.0 * h);
+        let fd =
+            (p32.loss_g_batch(&x32, &yp, 0).unwrap() - p32.loss_g_batch(&x32, &ym, 0).unwrap()) / (2.0 * h);
         assert!((fd - gy[k]).abs() < 1e-3, "f32 FD {k}: {fd} vs {}", gy[k]);
     }
 }

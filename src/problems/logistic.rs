@@ -34,7 +34,7 @@
 //! use bilevel::problems::logistic::{BinaryData, LogisticHyper};
 //!
 //! // Four training and two validation samples with two features.
-//! let train = BinaryData::new(&[1.0, 0.0, 0.0, 1.0, -1.0, 0.5, 0.5, -1.0], &[1.0, 1.0, -1.0, -1.0], 2)?;
+//! let train = BinaryData::new(&[1.0f64, 0.0, 0.0, 1.0, -1.0, 0.5, 0.5, -1.0], &[1.0, 1.0, -1.0, -1.0], 2)?;
 //! let val = BinaryData::new(&[1.0, 1.0, -1.0, -1.0], &[1.0, -1.0], 2)?;
 //! let pb = LogisticHyper::new(train, val, 3, 2)?;
 //! assert_eq!((pb.dim_x(), pb.dim_y(), pb.n_inner(), pb.n_outer()), (2, 2, 2, 1));
@@ -67,7 +67,7 @@ use rand_core::Rng;
 /// use bilevel::problems::logistic::sigmoid;
 /// assert_eq!(sigmoid(0.0f64), 0.5);
 /// assert_eq!(sigmoid(-800.0f64), 0.0); // no overflow, no NaN
-/// assert!((sigmoid(2.0f64) + sigmoid(-2.0) - 1.0).abs() < 1e-16);
+/// assert!((sigmoid(2.0f64) + sigmoid(-2.0) - 1.0).abs() <= f64::EPSILON);
 /// ```
 #[inline]
 pub fn sigmoid<T: Float>(s: T) -> T {
