@@ -63,6 +63,10 @@ use rand_core::Rng;
 
 /// The default regularization `C = 0.2` of the inner loss (benchopt's value,
 /// §10.3; FdeHBO's was not found). Strong convexity `μ_g = 2C`.
+///
+/// ```
+/// assert_eq!(bilevel::problems::hyperclean::DEFAULT_REG, 0.2);
+/// ```
 pub const DEFAULT_REG: f64 = 0.2;
 
 // ---------------------------------------------------------------------------
@@ -1193,10 +1197,22 @@ mod pipeline {
     use crate::{Float, problems::logistic::check_features};
 
     /// Rows of the bundled digits file (`data/digits.csv.gz`).
+    ///
+    /// ```
+    /// assert_eq!(bilevel::problems::hyperclean::DIGITS_ROWS, 1797);
+    /// ```
     pub const DIGITS_ROWS: usize = 1797;
     /// Features (8×8 pixels, each `0..=16`) of the digits data.
+    ///
+    /// ```
+    /// assert_eq!(bilevel::problems::hyperclean::DIGITS_FEATURES, 64);
+    /// ```
     pub const DIGITS_FEATURES: usize = 64;
     /// Classes (digits `0..=9`) of the digits data.
+    ///
+    /// ```
+    /// assert_eq!(bilevel::problems::hyperclean::DIGITS_CLASSES, 10);
+    /// ```
     pub const DIGITS_CLASSES: usize = 10;
 
     /// Owned multiclass data: row-major features and class labels. May be

@@ -1063,10 +1063,25 @@ mod synthetic {
 
     impl<T: Float> LogisticDataset<T> {
         /// Training samples of IJCNN1 (LIBSVM `ijcnn1`).
+        ///
+        /// ```
+        /// # use bilevel::problems::logistic::LogisticDataset;
+        /// assert_eq!(LogisticDataset::<f64>::IJCNN1_TRAIN, 49_990);
+        /// ```
         pub const IJCNN1_TRAIN: usize = 49_990;
         /// Validation samples of IJCNN1 (the LIBSVM test split, §10.2).
+        ///
+        /// ```
+        /// # use bilevel::problems::logistic::LogisticDataset;
+        /// assert_eq!(LogisticDataset::<f64>::IJCNN1_VAL, 91_701);
+        /// ```
         pub const IJCNN1_VAL: usize = 91_701;
         /// Features of IJCNN1.
+        ///
+        /// ```
+        /// # use bilevel::problems::logistic::LogisticDataset;
+        /// assert_eq!(LogisticDataset::<f64>::IJCNN1_DIM, 22);
+        /// ```
         pub const IJCNN1_DIM: usize = 22;
 
         /// Owned data from row-major features and ±1 labels (validated as
