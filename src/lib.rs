@@ -39,6 +39,7 @@ pub mod kernels;
 #[cfg_attr(docsrs, doc(cfg(feature = "nalgebra")))]
 pub mod na;
 pub mod oracles;
+pub mod problems;
 
 pub use backend::Backend;
 pub use error::Error;

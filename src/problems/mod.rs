@@ -1,0 +1,3 @@
+//! Ready-made bilevel problems implementing the [`oracles`](crate::oracles) traits (ALGORITHMS.md §10).
+pub mod hyperclean;
+pub mod logistic;
