@@ -61,6 +61,13 @@ pub enum Error {
         /// The iteration counter at which it happened.
         iteration: u64,
     },
+    /// Malformed text input (for example a CSV data file).
+    Parse {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A finite-sum problem or table with zero samples, rows or columns where
     /// at least one is needed.
     Empty {
@@ -89,6 +96,7 @@ impl fmt::Display for Error {
                 write!(f, "iterate `{variable}` became non-finite at iteration {iteration}")
             }
             Error::Empty { what } => write!(f, "`{what}` is empty"),
+            Error::Parse { line, reason } => write!(f, "parse error on line {line}: {reason}"),
         }
     }
 }

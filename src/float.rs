@@ -17,7 +17,8 @@
 //! ```
 //!
 //! With the `std` feature the math functions call the inherent methods of
-//! `f32`/`f64`; without it they go through `libm` (core has no `sqrt`, `exp`,
+//! `f32`/`f64` (the platform's math library, faster `exp`); without it they go
+//! through `libm` (core has no `sqrt`, `exp`,
 //! `cbrt`, `ln_1p` on stable).
 
 use core::fmt::{Debug, Display, LowerExp};
@@ -167,7 +168,14 @@ macro_rules! impl_float {
             }
             #[inline]
             fn cbrt(self) -> Self {
-                libm::$cbrt(self)
+                #[cfg(feature = "std")]
+                {
+                    <$t>::cbrt(self)
+                }
+                #[cfg(not(feature = "std"))]
+                {
+                    libm::$cbrt(self)
+                }
             }
             #[inline(always)]
             fn abs(self) -> Self {
@@ -175,19 +183,47 @@ macro_rules! impl_float {
             }
             #[inline]
             fn exp(self) -> Self {
-                libm::$exp(self)
+                #[cfg(feature = "std")]
+                {
+                    <$t>::exp(self)
+                }
+                #[cfg(not(feature = "std"))]
+                {
+                    libm::$exp(self)
+                }
             }
             #[inline]
             fn ln(self) -> Self {
-                libm::$ln(self)
+                #[cfg(feature = "std")]
+                {
+                    <$t>::ln(self)
+                }
+                #[cfg(not(feature = "std"))]
+                {
+                    libm::$ln(self)
+                }
             }
             #[inline]
             fn ln_1p(self) -> Self {
-                libm::$ln1p(self)
+                #[cfg(feature = "std")]
+                {
+                    <$t>::ln_1p(self)
+                }
+                #[cfg(not(feature = "std"))]
+                {
+                    libm::$ln1p(self)
+                }
             }
             #[inline]
             fn powf(self, e: Self) -> Self {
-                libm::$pow(self, e)
+                #[cfg(feature = "std")]
+                {
+                    <$t>::powf(self, e)
+                }
+                #[cfg(not(feature = "std"))]
+                {
+                    libm::$pow(self, e)
+                }
             }
             #[inline]
             fn mul_add(self, a: Self, b: Self) -> Self {

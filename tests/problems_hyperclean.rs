@@ -671,19 +671,19 @@ proptest! {
 #[test]
 fn csv_parser_reports_the_malformed_line() {
     let line_err = |text: &str| match parse_csv::<f64>(text, 2, 3) {
-        Err(Error::IndexOutOfRange { what, index, len }) => (what, index, len),
+        Err(Error::Parse { line, reason }) => (reason, line),
         other => panic!("expected a line error, got {other:?}"),
     };
-    assert_eq!(line_err("1,2,0\n1,2\n").1, 1); // too few columns
-    assert_eq!(line_err("1,2,0\n\n1,2,0,0\n").1, 2); // too many (blank line counted)
-    assert_eq!(line_err("a,b,label\n1,2,0\n").1, 0); // header
-    assert_eq!(line_err("1,2,0\n1,nan,1\n").1, 1); // non-finite feature
-    assert_eq!(line_err("1,2,3\n").1, 0); // label out of range
-    assert_eq!(line_err("1,2,1.5\n").1, 0); // label not an integer
-    assert_eq!(line_err("1,2,-1\n").1, 0); // negative label
-    assert_eq!(line_err("1,,0\n").1, 0); // empty field
-    let (what, index, len) = line_err("1,2,0\r\n3,4,0\r\n5;6;0\r\n");
-    assert_eq!((index, len), (2, 3));
+    assert_eq!(line_err("1,2,0\n1,2\n").1, 2); // too few columns
+    assert_eq!(line_err("1,2,0\n\n1,2,0,0\n").1, 3); // too many (blank line counted)
+    assert_eq!(line_err("a,b,label\n1,2,0\n").1, 1); // header
+    assert_eq!(line_err("1,2,0\n1,nan,1\n").1, 2); // non-finite feature
+    assert_eq!(line_err("1,2,3\n").1, 1); // label out of range
+    assert_eq!(line_err("1,2,1.5\n").1, 1); // label not an integer
+    assert_eq!(line_err("1,2,-1\n").1, 1); // negative label
+    assert_eq!(line_err("1,,0\n").1, 1); // empty field
+    let (what, line) = line_err("1,2,0\r\n3,4,0\r\n5;6;0\r\n");
+    assert_eq!(line, 3);
     assert!(what.contains("columns"), "{what}");
     assert!(matches!(parse_csv::<f64>("", 2, 3), Err(Error::Empty { what: "csv" })));
     assert!(matches!(parse_csv::<f64>("\n \n", 2, 3), Err(Error::Empty { .. })));

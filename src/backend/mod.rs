@@ -1,7 +1,7 @@
 //! Backends: which instruction set a kernel body is compiled for.
 //!
-//! Every kernel is written once, as an `#[inline(always)]` generic body (a
-//! [`Kernel`] implementation). A backend is a thin entry point that runs that
+//! Every kernel is written once, as an `#[inline(always)]` generic body (an
+//! implementation of the crate-internal `Kernel` trait). A backend is a thin entry point that runs that
 //! body: [`Backend::Scalar`] calls it as is (portable Rust; the compiler may
 //! still use the baseline SIMD of the target), [`Backend::Avx2Fma`] calls it
 //! from a `#[target_feature(enable = "avx2,fma")]` function so that the same

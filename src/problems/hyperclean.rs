@@ -1609,18 +1609,17 @@ mod pipeline {
     /// no header. Blank lines are skipped; spaces around values are allowed.
     ///
     /// Errors: [`Error::Empty`] if there is no row, `n_features == 0` or
-    /// `n_classes == 0`. A malformed line is reported as
-    /// [`Error::IndexOutOfRange`] whose `index` is its 0-based line number,
-    /// `len` the number of lines, and `what` the reason: wrong number of
-    /// columns, a feature that is not a finite number, or a label that is not
-    /// an integer in `0..n_classes`.
+    /// `n_classes == 0`. A malformed line is reported as [`Error::Parse`]
+    /// with its 1-based line number and the reason: wrong number of columns,
+    /// a feature that is not a finite number, or a label that is not an
+    /// integer in `0..n_classes`.
     ///
     /// ```
     /// use bilevel::{Error, problems::hyperclean::parse_csv};
     /// let d = parse_csv::<f64>("1,2,0\n3,4,1\n", 2, 2)?;
     /// assert_eq!((d.features(), d.labels()), (&[1.0, 2.0, 3.0, 4.0][..], &[0, 1][..]));
     /// let err = parse_csv::<f64>("1,2,0\n3,x,1\n", 2, 2).unwrap_err();
-    /// assert!(matches!(err, Error::IndexOutOfRange { index: 1, len: 2, .. }));
+    /// assert!(matches!(err, Error::Parse { line: 2, .. }));
     /// # Ok::<(), bilevel::Error>(())
     /// ```
     pub fn parse_csv<T: Float>(text: &str, n_features: usize, n_classes: usize) -> Result<Dataset<T>, Error> {
@@ -1630,7 +1629,6 @@ mod pipeline {
         if n_classes == 0 {
             return Err(Error::Empty { what: "n_classes" });
         }
-        let n_lines = text.lines().count();
         let mut features = Vec::new();
         let mut labels = Vec::new();
         for (line_no, line) in text.lines().enumerate() {
@@ -1638,7 +1636,7 @@ mod pipeline {
             if line.is_empty() {
                 continue;
             }
-            let bad = |what: &'static str| Error::IndexOutOfRange { what, index: line_no, len: n_lines };
+            let bad = |reason: &'static str| Error::Parse { line: line_no + 1, reason };
             if line.split(',').count() != n_features + 1 {
                 return Err(bad("csv line with the wrong number of columns"));
             }
