@@ -40,6 +40,7 @@ pub mod kernels;
 pub mod na;
 pub mod oracles;
 pub mod problems;
+pub mod schedule;
 
 pub use backend::Backend;
 pub use error::Error;

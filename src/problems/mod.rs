@@ -1,3 +1,4 @@
 //! Ready-made bilevel problems implementing the [`oracles`](crate::oracles) traits (ALGORITHMS.md §10).
 pub mod hyperclean;
 pub mod logistic;
+pub mod quadratic;
