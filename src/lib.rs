@@ -41,6 +41,7 @@ pub mod na;
 pub mod oracles;
 pub mod problems;
 pub mod schedule;
+pub mod solvers;
 
 pub use backend::Backend;
 pub use error::Error;

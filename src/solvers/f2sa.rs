@@ -1,0 +1,348 @@
+//! F2SA, the Fully First-order Stochastic Approximation (ALGORITHMS.md §4):
+//! gradient descent on the penalty `L_λ(x, y) = f + λ(g − g*)` with two inner
+//! sequences, `y → y*_λ(x)` and `z → y*(x)`, and first-order oracles only.
+//!
+//! Outer iteration `k` (the `x`-step uses the fresh `y`, `z`; §0 "Update
+//! order"), every gradient on its own fresh sample:
+//!
+//! ```text
+//! repeat T times (x_k frozen):
+//!     z ← z − γ_k Gy(x_k, z; ζ^z)
+//!     y ← y − α_k (Fy(x_k, y; ξ^y) + λ_k Gy(x_k, y; ζ^y))
+//! G_k = Fx(x_k, y; ξ^x) + λ_k (Gx(x_k, y; ζ^x) − Gx(x_k, z; ζ'^x))
+//! x_{k+1} = x_k − s_k G_k ;   λ_{k+1} = next(λ_k)
+//! ```
+//!
+//! With `scale_y_by_penalty` (the default, "Decisions") the `y`-step is
+//! `α_k = step_y(k) / λ_k`, so `α_k λ_k = step_y(k)` stays bounded as `λ`
+//! grows; [`F2saConfig::benchopt`] is benchopt's unscaled preset. The
+//! theory's `x`-step `ν α_k` is `step_x` here.
+//!
+//! - Oracle calls per outer iteration: `2T + 2` `grad_g`, `T + 1` `grad_f`.
+//! - Memory: `workspace_len(p, q) = 4p + 6q` (state `p + 2q`, plus `λ`).
+//! - Complexity (§4): `O(ε^(−7/2))` iterations with both levels noisy.
+//! - The distance of `∇L*_λ` to `∇Φ` is `O(1/λ)`; on the §10.1 quadratic it is
+//!   at most `‖B‖ ‖y* − b‖ / (λ μ_g²)`.
+//!
+//! ```
+//! use bilevel::problems::quadratic::Quadratic;
+//! use bilevel::schedule::{Penalty, Step};
+//! use bilevel::solvers::{F2sa, F2saConfig, f2sa};
+//!
+//! let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
+//! let cfg = F2saConfig {
+//!     step_x: Step::Constant(1.0), step_y: Step::Constant(0.4), step_z: Step::Constant(0.4),
+//!     penalty: Penalty::Constant(10.0), ..Default::default()
+//! };
+//! let mut s = F2sa::new(cfg, [0.0; f2sa::workspace_len(1, 1)], &[0.0], &[0.0])?;
+//! let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+//! # use rand_xoshiro::rand_core::SeedableRng;
+//! for _ in 0..500 { s.step(&pb, &mut rng)?; }
+//! // The zero of ∇L*_10(x) = 0.1x + (x/2 − 1)/2.1 (§10.1, λ = 10).
+//! let x_lambda = 1.0 / (0.1 + 0.5 / 2.1) / 2.1;
+//! assert!((s.x()[0] - x_lambda).abs() < 1e-9);
+//! # Ok::<(), bilevel::Error>(())
+//! ```
+
+use rand_core::Rng;
+
+use super::{Core, Layout, Solver, StepReport, check_finite, layout_len, to_t};
+use crate::Float;
+use crate::error::Error;
+use crate::oracles::FirstOrder;
+use crate::schedule::{Penalty, Schedule, Step};
+
+// x, y, z | d, gq, gx, tp | nx, ny, nz
+const LAYOUT: Layout<10> = [(1, 0), (0, 1), (0, 1), (0, 1), (0, 1), (1, 0), (1, 0), (1, 0), (0, 1), (0, 1)];
+
+/// Length of the buffer an [`F2sa`] needs: `4p + 6q` (saturating).
+///
+/// ```
+/// assert_eq!(bilevel::solvers::f2sa::workspace_len(3, 5), 4 * 3 + 6 * 5);
+/// ```
+pub const fn workspace_len(p: usize, q: usize) -> usize {
+    layout_len(&LAYOUT, p, q)
+}
+
+/// F2SA's parameters (§4). Defaults (theory shape of the noisy regime,
+/// `(a, c) = (5/7, 4/7)`, constants not verified): `step_y = 0.1/(1+k)^(4/7)`
+/// divided by `λ_k`, `step_z = 0.1/(1+k)^(4/7)`, `step_x = 0.05/(1+k)^(5/7)`,
+/// `λ_k = 10 (k+1)^(1/7)`, `T = 10` inner steps.
+///
+/// ```
+/// use bilevel::schedule::Schedule;
+/// let c = bilevel::solvers::F2saConfig::default();
+/// assert_eq!((c.inner_steps, c.penalty.at(0), c.scale_y_by_penalty), (10, 10.0, true));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct F2saConfig {
+    /// `s_k`, the step of `x` (the theory's `ν α_k`).
+    pub step_x: Step,
+    /// `α_k` (or `α_k λ_k` when `scale_y_by_penalty`), the step of `y`.
+    pub step_y: Step,
+    /// `γ_k`, the step of `z`.
+    pub step_z: Step,
+    /// The penalty multiplier `λ_k`.
+    pub penalty: Penalty,
+    /// Divide the `y`-step by `λ_k` ("Decisions").
+    pub scale_y_by_penalty: bool,
+    /// Number `T ≥ 1` of inner steps per outer iteration.
+    pub inner_steps: u32,
+}
+
+impl Default for F2saConfig {
+    fn default() -> Self {
+        F2saConfig {
+            step_x: Step::poly(0.05, 5.0 / 7.0),
+            step_y: Step::poly(0.1, 4.0 / 7.0),
+            step_z: Step::poly(0.1, 4.0 / 7.0),
+            penalty: Penalty::Poly { c: 10.0, k0: 1.0, e: 1.0 / 7.0 },
+            scale_y_by_penalty: true,
+            inner_steps: 10,
+        }
+    }
+}
+
+impl F2saConfig {
+    /// benchopt's `f2sa.py` (§4 "Practice"): `α = poly(s, 5/7)`,
+    /// `γ = poly(s, 4/7)`, `x`-step `poly(s/r, 4/7)`, `λ_0 = 1`,
+    /// `λ_{t+1} = λ_t + poly(δ, 1/7)(t)`, `T = 10`, `y`-step not divided by
+    /// `λ` (diverges once `α_t λ_t` is too large).
+    ///
+    /// ```
+    /// let c = bilevel::solvers::F2saConfig::benchopt(0.1, 1.0, 0.01);
+    /// assert!(!c.scale_y_by_penalty);
+    /// ```
+    pub fn benchopt(s: f64, r: f64, delta: f64) -> Self {
+        F2saConfig {
+            step_x: Step::poly(s / r, 4.0 / 7.0),
+            step_y: Step::poly(s, 5.0 / 7.0),
+            step_z: Step::poly(s, 4.0 / 7.0),
+            penalty: Penalty::benchopt(delta),
+            scale_y_by_penalty: false,
+            inner_steps: 10,
+        }
+    }
+
+    /// Checks every parameter.
+    ///
+    /// Errors: [`Error::InvalidParameter`] for a negative step, an invalid
+    /// penalty, or `inner_steps == 0`.
+    ///
+    /// ```
+    /// let c = bilevel::solvers::F2saConfig { inner_steps: 0, ..Default::default() };
+    /// assert!(c.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.step_x.validate("step_x")?;
+        self.step_y.validate("step_y")?;
+        self.step_z.validate("step_z")?;
+        self.penalty.validate("penalty")?;
+        if self.inner_steps == 0 {
+            return Err(Error::InvalidParameter { name: "inner_steps", requirement: "at least 1" });
+        }
+        Ok(())
+    }
+}
+
+/// The F2SA solver on storage `S` (see the [module docs](self)).
+///
+/// ```
+/// use bilevel::solvers::{F2sa, F2saConfig, f2sa};
+/// let s = F2sa::new(F2saConfig::default(), [0.0f64; f2sa::workspace_len(1, 1)], &[1.0], &[2.0])?;
+/// assert_eq!((s.y(), s.z(), s.penalty()), (&[2.0][..], &[2.0][..], 10.0));
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct F2sa<T, S> {
+    config: F2saConfig,
+    core: Core<T, S>,
+    lambda: f64,
+}
+
+impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
+    /// A solver starting at `x0`, `y0`, `z_0 = y0` (benchopt), `λ_0`, on
+    /// `storage` of length [`workspace_len`]`(x0.len(), y0.len())`.
+    ///
+    /// Errors: [`F2saConfig::validate`]'s; [`Error::Empty`];
+    /// [`Error::LengthMismatch`] for `storage`; [`Error::NonFinite`].
+    ///
+    /// ```
+    /// use bilevel::{Error, solvers::{F2sa, F2saConfig}};
+    /// assert!(matches!(F2sa::new(F2saConfig::default(), [0.0f64; 2], &[], &[0.0]), Err(Error::Empty { .. })));
+    /// ```
+    pub fn new(config: F2saConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+        config.validate()?;
+        let mut core = Core::new(&LAYOUT, storage, x0, y0)?;
+        let [_, y, z] = core.slots::<3, 10>(&LAYOUT);
+        z.copy_from_slice(y);
+        Ok(F2sa { lambda: config.penalty.at(0), config, core })
+    }
+
+    /// The configuration.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F2sa, F2saConfig};
+    /// let s = F2sa::new(F2saConfig::default(), [0.0f64; 10], &[0.0], &[0.0])?;
+    /// assert_eq!(s.config().inner_steps, 10);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn config(&self) -> &F2saConfig {
+        &self.config
+    }
+
+    /// Outer iterate `x_k`.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F2sa, F2saConfig};
+    /// assert_eq!(F2sa::new(F2saConfig::default(), [0.0f64; 10], &[5.0], &[0.0])?.x(), &[5.0]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn x(&self) -> &[T] {
+        self.core.slot(&LAYOUT, 0)
+    }
+
+    /// Penalised inner iterate `y_k ≈ y*_λ(x)`.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F2sa, F2saConfig};
+    /// assert_eq!(F2sa::new(F2saConfig::default(), [0.0f64; 10], &[5.0], &[1.0])?.y(), &[1.0]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn y(&self) -> &[T] {
+        self.core.slot(&LAYOUT, 1)
+    }
+
+    /// Inner iterate `z_k ≈ y*(x)`.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F2sa, F2saConfig};
+    /// assert_eq!(F2sa::new(F2saConfig::default(), [0.0f64; 10], &[5.0], &[1.0])?.z(), &[1.0]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn z(&self) -> &[T] {
+        self.core.slot(&LAYOUT, 2)
+    }
+
+    /// The penalty `λ_k` the next iteration uses.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F2sa, F2saConfig};
+    /// assert_eq!(F2sa::new(F2saConfig::benchopt(0.1, 1.0, 0.1), [0.0f64; 10], &[0.0], &[0.0])?.penalty(), 1.0);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn penalty(&self) -> f64 {
+        self.lambda
+    }
+
+    /// Completed outer iterations `k`.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F2sa, F2saConfig};
+    /// assert_eq!(F2sa::new(F2saConfig::default(), [0.0f64; 10], &[0.0], &[0.0])?.iteration(), 0);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn iteration(&self) -> u64 {
+        self.core.t
+    }
+
+    /// One outer F2SA iteration (§4; see the [module docs](self)). Samples
+    /// drawn per inner step: `ζ^z`, `ξ^y`, `ζ^y`; then `ξ^x`, `ζ^x`, `ζ'^x`.
+    ///
+    /// Errors: [`Error::LengthMismatch`] if the problem's dimensions differ;
+    /// [`Error::Diverged`] (`"z"`, `"y"` or `"x"`) with the previous state and
+    /// `λ` kept.
+    ///
+    /// ```
+    /// use bilevel::problems::quadratic::Quadratic;
+    /// use bilevel::solvers::{F2sa, F2saConfig};
+    /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
+    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
+    /// let mut s = F2sa::new(F2saConfig::default(), [0.0; 10], &[1.0], &[0.5])?;
+    /// let r = s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    /// assert_eq!(r.penalty, 10.0);
+    /// assert!(s.penalty() > 10.0);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn step<P: FirstOrder<T>, R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
+        self.core.check_problem(problem)?;
+        let k = self.core.t;
+        let c = &self.config;
+        let lam_f = self.lambda;
+        let lam: T = to_t(lam_f);
+        let ay = c.step_y.at(k);
+        let alpha: T = to_t(if c.scale_y_by_penalty { ay / lam_f } else { ay });
+        let gamma: T = to_t(c.step_z.at(k));
+        let sx: T = to_t(c.step_x.at(k));
+        let inner = c.inner_steps;
+        let next_lambda = c.penalty.next(lam_f, k);
+        let b = self.core.backend;
+        let [x, y, z, d, gq, gx, tp, nx, ny, nz] = self.core.slots::<10, 10>(&LAYOUT);
+
+        // Inner loop on copies of y and z, x_k frozen.
+        ny.copy_from_slice(y);
+        nz.copy_from_slice(z);
+        for _ in 0..inner {
+            let zeta_z = problem.sample_inner(rng);
+            problem.grad_g(x, nz, &zeta_z, None, Some(gq));
+            b.axpy(-gamma, gq, nz)?;
+            let xi_y = problem.sample_outer(rng);
+            let zeta_y = problem.sample_inner(rng);
+            problem.grad_f(x, ny, &xi_y, None, Some(d));
+            problem.grad_g(x, ny, &zeta_y, None, Some(gq));
+            b.axpy(lam, gq, d)?;
+            b.axpy(-alpha, d, ny)?;
+            check_finite("z", nz, k)?;
+            check_finite("y", ny, k)?;
+        }
+
+        // G_k at the fresh (y, z), then the x-step.
+        let (xi_x, zeta_x, zeta_x2) = (problem.sample_outer(rng), problem.sample_inner(rng), problem.sample_inner(rng));
+        problem.grad_f(x, ny, &xi_x, Some(gx), None);
+        problem.grad_g(x, ny, &zeta_x, Some(tp), None);
+        b.axpy(lam, tp, gx)?;
+        problem.grad_g(x, nz, &zeta_x2, Some(tp), None);
+        b.axpy(-lam, tp, gx)?;
+        nx.copy_from_slice(x);
+        b.axpy(-sx, gx, nx)?;
+        check_finite("x", nx, k)?;
+
+        x.copy_from_slice(nx);
+        y.copy_from_slice(ny);
+        z.copy_from_slice(nz);
+        self.core.t = k + 1;
+        self.lambda = next_lambda;
+        Ok(StepReport { iteration: k, step_x: sx, step_y: alpha, step_v: gamma, eta: T::ONE, penalty: lam, projection: T::ONE })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Float> F2sa<T, alloc::vec::Vec<T>> {
+    /// A solver owning a `Vec` workspace (allocated once, here).
+    ///
+    /// ```
+    /// use bilevel::solvers::{F2sa, F2saConfig};
+    /// let s = F2sa::<f64, _>::new_owned(F2saConfig::default(), &[1.0], &[0.0; 3])?;
+    /// assert_eq!(s.z().len(), 3);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn new_owned(config: F2saConfig, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+        let n = workspace_len(x0.len(), y0.len());
+        if n == usize::MAX {
+            return Err(Error::InvalidParameter { name: "x0", requirement: "dimensions whose workspace fits in usize" });
+        }
+        F2sa::new(config, alloc::vec![T::ZERO; n], x0, y0)
+    }
+}
+
+impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: FirstOrder<T>> Solver<T, P> for F2sa<T, S> {
+    fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
+        F2sa::step(self, problem, rng)
+    }
+    fn x(&self) -> &[T] {
+        F2sa::x(self)
+    }
+    fn iteration(&self) -> u64 {
+        F2sa::iteration(self)
+    }
+}

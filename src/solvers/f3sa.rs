@@ -1,0 +1,408 @@
+//! F3SA, momentum-assisted F2SA (ALGORITHMS.md §5): a single loop (one `z`,
+//! one `y` and one `x` step per iteration) in which all six first-order
+//! estimates are STORM recursions (§9.1 form B) with a common weight `η_k`,
+//! each evaluating one fresh sample at the current and the previous point.
+//!
+//! ```text
+//! h_z   ← Gy(x_k, z_k; ζ_z)      + (1−η)(h_z   − Gy(x_{k−1}, z_{k−1}; ζ_z))
+//! h_fy  ← Fy(x_k, y_k; ξ_y)      + (1−η)(h_fy  − Fy(x_{k−1}, y_{k−1}; ξ_y))
+//! h_gy  ← Gy(x_k, y_k; ζ_y)      + (1−η)(h_gy  − Gy(x_{k−1}, y_{k−1}; ζ_y))
+//! z_{k+1} = z_k − γ_k h_z ;   y_{k+1} = y_k − α_k (h_fy + λ_k h_gy)
+//! h_fx  ← Fx(x_k, y_{k+1}; ξ_x)  + (1−η)(h_fx  − Fx(x_{k−1}, y_k; ξ_x))
+//! h_gxy ← Gx(x_k, y_{k+1}; ζ_x)  + (1−η)(h_gxy − Gx(x_{k−1}, y_k; ζ_x))
+//! h_gxz ← Gx(x_k, z_{k+1}; ζ'_x) + (1−η)(h_gxz − Gx(x_{k−1}, z_k; ζ'_x))
+//! x_{k+1} = x_k − s_k (h_fx + λ_k (h_gxy − h_gxz)) ;   λ_{k+1} = next(λ_k)
+//! ```
+//!
+//! The three `x`-estimators, their evaluation points (the fresh `y`, `z`, as
+//! in F2SA), the schedules and `η_0 = 1` at `k = 0` are (not verified) in
+//! §5; the crate follows §5 as written. As in [`F2sa`](super::F2sa), the
+//! `y`-step is `step_y(k)/λ_k` by default (`scale_y_by_penalty`).
+//!
+//! - Oracle calls per iteration (`k ≥ 1`): 12 first-order calls (8 `grad_g`,
+//!   4 `grad_f`); 6 at `k = 0`.
+//! - Memory: `workspace_len(p, q) = 11p + 14q` (state `5p + 7q`, plus `λ`).
+//! - Complexity (§5): `ε^(−5/2)` with both levels noisy.
+//!
+//! ```
+//! use bilevel::problems::quadratic::Quadratic;
+//! use bilevel::schedule::{Momentum, Penalty, Step};
+//! use bilevel::solvers::{F3sa, F3saConfig, f3sa};
+//!
+//! let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
+//! let cfg = F3saConfig {
+//!     step_x: Step::Constant(0.5), step_y: Step::Constant(0.3), step_z: Step::Constant(0.3),
+//!     penalty: Penalty::Constant(10.0), eta: Momentum::Constant(1.0), ..Default::default()
+//! };
+//! let mut s = F3sa::new(cfg, [0.0; f3sa::workspace_len(1, 1)], &[0.0], &[0.0])?;
+//! let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+//! # use rand_xoshiro::rand_core::SeedableRng;
+//! for _ in 0..3000 { s.step(&pb, &mut rng)?; }
+//! let x_lambda = 1.0 / (0.1 + 0.5 / 2.1) / 2.1; // zero of ∇L*_10 (§10.1)
+//! assert!((s.x()[0] - x_lambda).abs() < 1e-9);
+//! # Ok::<(), bilevel::Error>(())
+//! ```
+
+use rand_core::Rng;
+
+use super::{Core, Layout, Solver, StepReport, check_finite, layout_len, to_t};
+use crate::Float;
+use crate::error::Error;
+use crate::oracles::FirstOrder;
+use crate::schedule::{Momentum, Penalty, Schedule, Step};
+
+// x, y, z, xp, yp, zp, hz, hfy, hgy, hfx, hgxy, hgxz | aq, aq2, ap, ap2 |
+// nx, ny, nz, nhz, nhfy, nhgy, nhfx, nhgxy, nhgxz
+const LAYOUT: Layout<25> = [
+    (1, 0),
+    (0, 1),
+    (0, 1),
+    (1, 0),
+    (0, 1),
+    (0, 1),
+    (0, 1),
+    (0, 1),
+    (0, 1),
+    (1, 0),
+    (1, 0),
+    (1, 0),
+    (0, 1),
+    (0, 1),
+    (1, 0),
+    (1, 0),
+    (1, 0),
+    (0, 1),
+    (0, 1),
+    (0, 1),
+    (0, 1),
+    (0, 1),
+    (1, 0),
+    (1, 0),
+    (1, 0),
+];
+
+/// Length of the buffer an [`F3sa`] needs: `11p + 14q` (saturating).
+///
+/// ```
+/// assert_eq!(bilevel::solvers::f3sa::workspace_len(3, 5), 11 * 3 + 14 * 5);
+/// ```
+pub const fn workspace_len(p: usize, q: usize) -> usize {
+    layout_len(&LAYOUT, p, q)
+}
+
+/// F3SA's parameters (§5; schedules not verified). Defaults (the noisy
+/// regime's `a = 3/5`): `step_y = 0.1/(1+k)^(2/5)` divided by `λ_k`,
+/// `step_z = 0.1/(1+k)^(2/5)`, `step_x = 0.05/(1+k)^(3/5)`,
+/// `λ_k = 10 (k+1)^(1/5)`, `η_k = min(1, 10 γ_k²)`.
+///
+/// ```
+/// use bilevel::schedule::Schedule;
+/// let c = bilevel::solvers::F3saConfig::default();
+/// assert!((c.eta.at(0) - 0.1).abs() < 1e-15);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct F3saConfig {
+    /// `s_k`, the step of `x` (the theory's `ν α_k`).
+    pub step_x: Step,
+    /// `α_k` (or `α_k λ_k` when `scale_y_by_penalty`), the step of `y`.
+    pub step_y: Step,
+    /// `γ_k`, the step of `z`.
+    pub step_z: Step,
+    /// The penalty multiplier `λ_k`.
+    pub penalty: Penalty,
+    /// The common STORM weight `η_k` (`k ≥ 1`; `η_0 = 1`).
+    pub eta: Momentum,
+    /// Divide the `y`-step by `λ_k` ("Decisions").
+    pub scale_y_by_penalty: bool,
+}
+
+impl Default for F3saConfig {
+    fn default() -> Self {
+        let gamma = Step::poly(0.1, 0.4);
+        F3saConfig {
+            step_x: Step::poly(0.05, 0.6),
+            step_y: gamma,
+            step_z: gamma,
+            penalty: Penalty::Poly { c: 10.0, k0: 1.0, e: 0.2 },
+            eta: Momentum::Storm { c: 10.0, step: gamma },
+            scale_y_by_penalty: true,
+        }
+    }
+}
+
+impl F3saConfig {
+    /// Checks every parameter.
+    ///
+    /// Errors: [`Error::InvalidParameter`] for a negative step, an invalid
+    /// penalty, or a momentum weight outside `[0, 1]`.
+    ///
+    /// ```
+    /// use bilevel::schedule::Momentum;
+    /// let c = bilevel::solvers::F3saConfig { eta: Momentum::Constant(-0.1), ..Default::default() };
+    /// assert!(c.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.step_x.validate("step_x")?;
+        self.step_y.validate("step_y")?;
+        self.step_z.validate("step_z")?;
+        self.penalty.validate("penalty")?;
+        self.eta.validate("eta")
+    }
+}
+
+/// The F3SA solver on storage `S` (see the [module docs](self)).
+///
+/// ```
+/// use bilevel::solvers::{F3sa, F3saConfig, f3sa};
+/// let s = F3sa::new(F3saConfig::default(), [0.0f64; f3sa::workspace_len(1, 1)], &[1.0], &[2.0])?;
+/// assert_eq!((s.y(), s.z(), s.penalty()), (&[2.0][..], &[2.0][..], 10.0));
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct F3sa<T, S> {
+    config: F3saConfig,
+    core: Core<T, S>,
+    lambda: f64,
+}
+
+impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
+    /// A solver starting at `x0`, `y0`, `z_0 = y0`, `λ_0`, zero momentum
+    /// buffers, on `storage` of length [`workspace_len`]`(x0.len(), y0.len())`.
+    ///
+    /// Errors: [`F3saConfig::validate`]'s; [`Error::Empty`];
+    /// [`Error::LengthMismatch`] for `storage`; [`Error::NonFinite`].
+    ///
+    /// ```
+    /// use bilevel::{Error, solvers::{F3sa, F3saConfig}};
+    /// let e = F3sa::new(F3saConfig::default(), [0.0f64; 25], &[f64::NAN], &[0.0]).unwrap_err();
+    /// assert_eq!(e, Error::NonFinite { what: "initial point" });
+    /// ```
+    pub fn new(config: F3saConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+        config.validate()?;
+        let mut core = Core::new(&LAYOUT, storage, x0, y0)?;
+        let [_, y, z] = core.slots::<3, 25>(&LAYOUT);
+        z.copy_from_slice(y);
+        Ok(F3sa { lambda: config.penalty.at(0), config, core })
+    }
+
+    /// The configuration.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F3sa, F3saConfig};
+    /// let s = F3sa::new(F3saConfig::default(), [0.0f64; 25], &[0.0], &[0.0])?;
+    /// assert!(s.config().scale_y_by_penalty);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn config(&self) -> &F3saConfig {
+        &self.config
+    }
+
+    /// Outer iterate `x_k`.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F3sa, F3saConfig};
+    /// assert_eq!(F3sa::new(F3saConfig::default(), [0.0f64; 25], &[5.0], &[0.0])?.x(), &[5.0]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn x(&self) -> &[T] {
+        self.core.slot(&LAYOUT, 0)
+    }
+
+    /// Penalised inner iterate `y_k ≈ y*_λ(x)`.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F3sa, F3saConfig};
+    /// assert_eq!(F3sa::new(F3saConfig::default(), [0.0f64; 25], &[5.0], &[1.0])?.y(), &[1.0]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn y(&self) -> &[T] {
+        self.core.slot(&LAYOUT, 1)
+    }
+
+    /// Inner iterate `z_k ≈ y*(x)`.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F3sa, F3saConfig};
+    /// assert_eq!(F3sa::new(F3saConfig::default(), [0.0f64; 25], &[5.0], &[1.0])?.z(), &[1.0]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn z(&self) -> &[T] {
+        self.core.slot(&LAYOUT, 2)
+    }
+
+    /// The penalty `λ_k` the next iteration uses.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F3sa, F3saConfig};
+    /// assert_eq!(F3sa::new(F3saConfig::default(), [0.0f64; 25], &[0.0], &[0.0])?.penalty(), 10.0);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn penalty(&self) -> f64 {
+        self.lambda
+    }
+
+    /// Completed iterations `k`.
+    ///
+    /// ```
+    /// # use bilevel::solvers::{F3sa, F3saConfig};
+    /// assert_eq!(F3sa::new(F3saConfig::default(), [0.0f64; 25], &[0.0], &[0.0])?.iteration(), 0);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn iteration(&self) -> u64 {
+        self.core.t
+    }
+
+    /// One F3SA iteration (§5; see the [module docs](self)). Samples drawn,
+    /// in order: `ζ_z`, `ξ_y`, `ζ_y`, `ξ_x`, `ζ_x`, `ζ'_x`.
+    ///
+    /// Errors: [`Error::LengthMismatch`] if the problem's dimensions differ;
+    /// [`Error::Diverged`] (`"z"`, `"y"` or `"x"`) with the previous state,
+    /// momentum buffers and `λ` kept.
+    ///
+    /// ```
+    /// use bilevel::problems::quadratic::Quadratic;
+    /// use bilevel::solvers::{F3sa, F3saConfig};
+    /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
+    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
+    /// let mut s = F3sa::new(F3saConfig::default(), [0.0; 25], &[1.0], &[0.5])?;
+    /// let r = s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    /// assert_eq!((r.eta, r.penalty), (1.0, 10.0));
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn step<P: FirstOrder<T>, R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
+        self.core.check_problem(problem)?;
+        let k = self.core.t;
+        let c = &self.config;
+        let first = k == 0;
+        let eta: T = if first { T::ONE } else { to_t(c.eta.at(k)) };
+        let lam_f = self.lambda;
+        let lam: T = to_t(lam_f);
+        let ay = c.step_y.at(k);
+        let alpha: T = to_t(if c.scale_y_by_penalty { ay / lam_f } else { ay });
+        let gamma: T = to_t(c.step_z.at(k));
+        let sx: T = to_t(c.step_x.at(k));
+        let next_lambda = c.penalty.next(lam_f, k);
+        let b = self.core.backend;
+        let zeta_z = problem.sample_inner(rng);
+        let xi_y = problem.sample_outer(rng);
+        let zeta_y = problem.sample_inner(rng);
+        let xi_x = problem.sample_outer(rng);
+        let zeta_x = problem.sample_inner(rng);
+        let zeta_x2 = problem.sample_inner(rng);
+        let [x, y, z, xp, yp, zp, hz, hfy, hgy, hfx, hgxy, hgxz, aq, aq2, ap, ap2, nx, ny, nz, nhz, nhfy, nhgy, nhfx, nhgxy, nhgxz] =
+            self.core.slots::<25, 25>(&LAYOUT);
+
+        // y/z estimators: the same sample at (x_k, ·_k) and (x_{k−1}, ·_{k−1}).
+        problem.grad_g(x, z, &zeta_z, None, Some(aq));
+        if first {
+            aq2.copy_from_slice(aq);
+        } else {
+            problem.grad_g(xp, zp, &zeta_z, None, Some(aq2));
+        }
+        nhz.copy_from_slice(hz);
+        b.storm_update(nhz, aq, aq2, eta)?;
+
+        problem.grad_f(x, y, &xi_y, None, Some(aq));
+        if first {
+            aq2.copy_from_slice(aq);
+        } else {
+            problem.grad_f(xp, yp, &xi_y, None, Some(aq2));
+        }
+        nhfy.copy_from_slice(hfy);
+        b.storm_update(nhfy, aq, aq2, eta)?;
+
+        problem.grad_g(x, y, &zeta_y, None, Some(aq));
+        if first {
+            aq2.copy_from_slice(aq);
+        } else {
+            problem.grad_g(xp, yp, &zeta_y, None, Some(aq2));
+        }
+        nhgy.copy_from_slice(hgy);
+        b.storm_update(nhgy, aq, aq2, eta)?;
+
+        nz.copy_from_slice(z);
+        b.axpy(-gamma, nhz, nz)?;
+        ny.copy_from_slice(y);
+        b.axpy(-alpha, nhfy, ny)?;
+        b.axpy(-alpha * lam, nhgy, ny)?;
+        check_finite("z", nz, k)?;
+        check_finite("y", ny, k)?;
+
+        // x estimators at (x_k, ·_{k+1}) and (x_{k−1}, ·_k).
+        problem.grad_f(x, ny, &xi_x, Some(ap), None);
+        if first {
+            ap2.copy_from_slice(ap);
+        } else {
+            problem.grad_f(xp, y, &xi_x, Some(ap2), None);
+        }
+        nhfx.copy_from_slice(hfx);
+        b.storm_update(nhfx, ap, ap2, eta)?;
+
+        problem.grad_g(x, ny, &zeta_x, Some(ap), None);
+        if first {
+            ap2.copy_from_slice(ap);
+        } else {
+            problem.grad_g(xp, y, &zeta_x, Some(ap2), None);
+        }
+        nhgxy.copy_from_slice(hgxy);
+        b.storm_update(nhgxy, ap, ap2, eta)?;
+
+        problem.grad_g(x, nz, &zeta_x2, Some(ap), None);
+        if first {
+            ap2.copy_from_slice(ap);
+        } else {
+            problem.grad_g(xp, z, &zeta_x2, Some(ap2), None);
+        }
+        nhgxz.copy_from_slice(hgxz);
+        b.storm_update(nhgxz, ap, ap2, eta)?;
+
+        nx.copy_from_slice(x);
+        b.axpy(-sx, nhfx, nx)?;
+        b.axpy(-sx * lam, nhgxy, nx)?;
+        b.axpy(sx * lam, nhgxz, nx)?;
+        check_finite("x", nx, k)?;
+
+        // Commit: previous ← current ← next; momentum buffers.
+        for (prev, cur, next) in [(xp, &mut *x, &*nx), (yp, &mut *y, &*ny), (zp, &mut *z, &*nz)] {
+            prev.copy_from_slice(cur);
+            cur.copy_from_slice(next);
+        }
+        for (h, nh) in [(hz, &*nhz), (hfy, &*nhfy), (hgy, &*nhgy), (hfx, &*nhfx), (hgxy, &*nhgxy), (hgxz, &*nhgxz)] {
+            h.copy_from_slice(nh);
+        }
+        self.core.t = k + 1;
+        self.lambda = next_lambda;
+        Ok(StepReport { iteration: k, step_x: sx, step_y: alpha, step_v: gamma, eta, penalty: lam, projection: T::ONE })
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Float> F3sa<T, alloc::vec::Vec<T>> {
+    /// A solver owning a `Vec` workspace (allocated once, here).
+    ///
+    /// ```
+    /// use bilevel::solvers::{F3sa, F3saConfig};
+    /// let s = F3sa::<f32, _>::new_owned(F3saConfig::default(), &[1.0], &[0.0; 3])?;
+    /// assert_eq!(s.z().len(), 3);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn new_owned(config: F3saConfig, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+        let n = workspace_len(x0.len(), y0.len());
+        if n == usize::MAX {
+            return Err(Error::InvalidParameter { name: "x0", requirement: "dimensions whose workspace fits in usize" });
+        }
+        F3sa::new(config, alloc::vec![T::ZERO; n], x0, y0)
+    }
+}
+
+impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: FirstOrder<T>> Solver<T, P> for F3sa<T, S> {
+    fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
+        F3sa::step(self, problem, rng)
+    }
+    fn x(&self) -> &[T] {
+        F3sa::x(self)
+    }
+    fn iteration(&self) -> u64 {
+        F3sa::iteration(self)
+    }
+}
