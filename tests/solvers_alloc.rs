@@ -1,0 +1,91 @@
+//! A counting global allocator shows that `step` allocates nothing, for every
+//! solver (the workspace is allocated once, at construction).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bilevel::problems::quadratic::Quadratic;
+use bilevel::schedule::Penalty;
+use bilevel::solvers::{Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Soba, SobaConfig, Solver};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::SeedableRng;
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static ON: Cell<bool> = const { Cell::new(false) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ON.with(|c| c.get()) {
+            ALLOCS.fetch_add(1, Ordering::SeqCst);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ON.with(|c| c.get()) {
+            ALLOCS.fetch_add(1, Ordering::SeqCst);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made on this thread while `f` runs.
+fn count(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.load(Ordering::SeqCst);
+    ON.with(|c| c.set(true));
+    f();
+    ON.with(|c| c.set(false));
+    ALLOCS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn counter_sees_allocations() {
+    // The counter can fail: a Vec allocation is counted.
+    assert!(count(|| drop(std::hint::black_box(vec![1u8; 16]))) >= 1);
+}
+
+#[test]
+fn step_and_run_allocate_nothing() {
+    let (p, q) = (3, 5);
+    let a: Vec<f64> = (0..q * q).map(|k| if k % (q + 1) == 0 { 1.5 } else { 0.0 }).collect();
+    let bm: Vec<f64> = (0..q * p).map(|k| ((k * 7 % 5) as f64 - 2.0) / 5.0).collect();
+    let b = vec![0.5; q];
+    let pb = Quadratic::new(&a, &bm, &b, p, 0.1).unwrap().with_noise(0.1, 0.1).unwrap();
+    let (x0, y0) = (vec![1.0; p], vec![0.0; q]);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+
+    let mut soba = Soba::new_owned(SobaConfig::default(), &x0, &y0).unwrap();
+    let mut fmbo = Fmbo::new_owned(FmboConfig::new(10.0), &x0, &y0).unwrap();
+    let mut f2sa = F2sa::new_owned(F2saConfig { penalty: Penalty::benchopt(0.01), ..Default::default() }, &x0, &y0).unwrap();
+    let mut f3sa = F3sa::new_owned(F3saConfig::default(), &x0, &y0).unwrap();
+
+    let n = count(|| {
+        for _ in 0..50 {
+            soba.step(&pb, &mut rng).unwrap();
+            fmbo.step(&pb, &mut rng).unwrap();
+            f2sa.step(&pb, &mut rng).unwrap();
+            f3sa.step(&pb, &mut rng).unwrap();
+        }
+    });
+    assert_eq!(n, 0, "step allocated {n} times");
+    let n = count(|| {
+        soba.run(&pb, &mut rng, 20, |_, _| Control::Continue).unwrap();
+        fmbo.run(&pb, &mut rng, 20, |_, _| Control::Continue).unwrap();
+        f2sa.run(&pb, &mut rng, 20, |_, _| Control::Continue).unwrap();
+        f3sa.run(&pb, &mut rng, 20, |_, _| Control::Continue).unwrap();
+    });
+    assert_eq!(n, 0, "run allocated {n} times");
+    // Stack storage works too (no_std pattern).
+    let mut s = Soba::new(SobaConfig::default(), [0.0f64; bilevel::solvers::soba::workspace_len(3, 5)], &x0, &y0).unwrap();
+    assert_eq!(count(|| drop(s.step(&pb, &mut rng).unwrap())), 0);
+}

@@ -1,0 +1,589 @@
+//! Solvers on the §10.1 quadratic (q = 5, p = 3, eigenvalues of A in [0.5, 2]):
+//! exact convergence, noisy convergence over seeds, first steps against dense
+//! nalgebra formulas, configuration errors and divergence handling.
+//!
+//! `cargo test --test solvers_quadratic -- --nocapture` prints iterations and
+//! wall time to the thresholds.
+
+use std::time::Instant;
+
+use bilevel::Error;
+use bilevel::problems::quadratic::Quadratic;
+use bilevel::schedule::{Momentum, Penalty, Step};
+use bilevel::solvers::{
+    Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Soba, SobaConfig, Solver,
+};
+use nalgebra::{DMatrix, DVector};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+
+const P: usize = 3;
+const Q: usize = 5;
+const RHO: f64 = 0.1;
+
+/// Test data: A = QΛQᵀ (Λ in [0.5, 2]), B, b, and x0, y0.
+struct Data {
+    a: Vec<f64>,
+    bm: Vec<f64>,
+    b: Vec<f64>,
+    x0: Vec<f64>,
+    y0: Vec<f64>,
+}
+
+fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    // Sum of 12 uniforms − 6: a cheap, independent approximately normal draw.
+    (0..12).map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64).sum::<f64>() - 6.0
+}
+
+fn data() -> Data {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2024);
+    let m = DMatrix::from_fn(Q, Q, |_, _| normal(&mut rng));
+    let qr = m.qr();
+    let qm = qr.q();
+    let eig = DVector::from_iterator(Q, (0..Q).map(|i| 0.5 + 1.5 * i as f64 / (Q - 1) as f64));
+    let a = &qm * DMatrix::from_diagonal(&eig) * qm.transpose();
+    let mut av = vec![0.0; Q * Q];
+    for i in 0..Q {
+        for j in 0..Q {
+            // Exactly symmetric: copy the lower triangle.
+            av[i * Q + j] = if j <= i { a[(i, j)] } else { a[(j, i)] };
+        }
+    }
+    // B scaled to spectral norm 1, so Lip(∇Φ) ≤ λ_max(A⁻²) + ρ = 4.1.
+    let bm: Vec<f64> = (0..Q * P).map(|_| normal(&mut rng)).collect();
+    let smax = DMatrix::from_row_slice(Q, P, &bm).singular_values().max();
+    let bm: Vec<f64> = bm.iter().map(|v| v / smax).collect();
+    let b: Vec<f64> = (0..Q).map(|_| normal(&mut rng)).collect();
+    let x0: Vec<f64> = (0..P).map(|_| 3.0 * normal(&mut rng)).collect();
+    let y0: Vec<f64> = (0..Q).map(|_| normal(&mut rng)).collect();
+    Data { a: av, bm, b, x0, y0 }
+}
+
+fn dense(d: &Data) -> (DMatrix<f64>, DMatrix<f64>, DVector<f64>) {
+    (DMatrix::from_row_slice(Q, Q, &d.a), DMatrix::from_row_slice(Q, P, &d.bm), DVector::from_column_slice(&d.b))
+}
+
+/// ‖∇Φ(x)‖ by the closed form.
+fn hg_norm(pb: &Quadratic<'_, f64>, x: &[f64]) -> f64 {
+    let mut g = [0.0; P];
+    let mut w = vec![0.0; pb.work_len()];
+    pb.hypergrad(x, &mut g, &mut w).unwrap();
+    g.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+/// The §10.1 bound ‖∇L*_λ − ∇Φ‖ ≤ ‖B‖ ‖y* − b‖ / (λ μ_g²) at x.
+fn penalty_bias_bound(d: &Data, x: &[f64], lambda: f64) -> f64 {
+    let (a, bm, b) = dense(d);
+    let ys = a.clone().cholesky().unwrap().solve(&(&bm * DVector::from_column_slice(x)));
+    let mu = a.symmetric_eigenvalues().min();
+    bm.singular_values().max() * (ys - b).norm() / (lambda * mu * mu)
+}
+
+#[test]
+fn closed_forms_match_dense_nalgebra() {
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let (a, bm, b) = dense(&d);
+    let x = DVector::from_column_slice(&d.x0);
+    let ainv = a.clone().try_inverse().unwrap();
+    let ys = &ainv * &bm * &x;
+    let grad = RHO * &x + bm.transpose() * &ainv * (&ys - &b);
+    let mut w = vec![0.0; pb.work_len()];
+    let mut g = [0.0; P];
+    pb.hypergrad(&d.x0, &mut g, &mut w).unwrap();
+    assert!((DVector::from_column_slice(&g) - &grad).norm() < 1e-12 * grad.norm());
+    // x* solves (BᵀA⁻²B + ρI) x = BᵀA⁻¹b.
+    let m = bm.transpose() * &ainv * &ainv * &bm + RHO * DMatrix::identity(P, P);
+    let xs = m.lu().solve(&(bm.transpose() * &ainv * &b)).unwrap();
+    pb.x_star(&mut g, &mut w).unwrap();
+    assert!((DVector::from_column_slice(&g) - &xs).norm() < 1e-11 * xs.norm());
+    assert!(hg_norm(&pb, &g) < 1e-11);
+    // F2SA's ∇L*_λ = ρx − λBᵀ(y*_λ − y*), y*_λ = (λA + I)⁻¹(λBx + b).
+    let lam = 7.0;
+    let yl = (lam * &a + DMatrix::identity(Q, Q)).lu().solve(&(lam * &bm * &x + &b)).unwrap();
+    let gl = RHO * &x - lam * bm.transpose() * (&yl - &ys);
+    let mut y = [0.0; Q];
+    pb.y_star_lambda(&d.x0, lam, &mut y, &mut w).unwrap();
+    assert!((DVector::from_column_slice(&y) - &yl).norm() < 1e-12 * yl.norm());
+    pb.penalty_grad(&d.x0, lam, &mut g, &mut w).unwrap();
+    assert!((DVector::from_column_slice(&g) - &gl).norm() < 1e-10 * gl.norm());
+    // The bias bound holds.
+    assert!((&gl - &grad).norm() <= penalty_bias_bound(&d, &d.x0, lam));
+}
+
+/// Runs `solver` until ‖∇Φ(x)‖ ≤ `target` or `max_iter`; returns (iterations, seconds, final norm).
+fn run_to<S, P2>(solver: &mut S, pb: &P2, hg: impl Fn(&[f64]) -> f64, target: f64, max_iter: u64, seed: u64) -> (u64, f64, f64)
+where
+    S: Solver<f64, P2>,
+    P2: bilevel::oracles::Problem<f64>,
+{
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let t0 = Instant::now();
+    let out = solver
+        .run(pb, &mut rng, max_iter, |s, _| if hg(s.x()) <= target { Control::Stop } else { Control::Continue })
+        .unwrap();
+    (out.iterations, t0.elapsed().as_secs_f64(), hg(solver.x()))
+}
+
+// ---------------------------------------------------------------------------
+// Exact oracles
+
+#[test]
+fn soba_exact_reaches_1e_8() {
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let g0 = hg_norm(&pb, &d.x0);
+    let cfg = SobaConfig { step_y: Step::Constant(0.5), step_x: Step::Constant(0.2), ..Default::default() };
+    let mut s = Soba::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let (it, sec, g) = run_to(&mut s, &pb, |x| hg_norm(&pb, x), 1e-8 * g0, 20_000, 1);
+    println!("SOBA exact: ‖∇Φ‖/‖∇Φ0‖ = {:.2e} after {it} iterations, {:.3} ms", g / g0, sec * 1e3);
+    assert!(g / g0 < 1e-8, "ratio {}", g / g0);
+}
+
+fn fmbo_exact_config() -> FmboConfig<f64> {
+    let mut c = FmboConfig::new(100.0);
+    c.step_x = Step::Constant(0.2);
+    c.step_y = Step::Constant(0.5);
+    c.step_v = Step::Constant(0.5);
+    c.eta_x = Momentum::Constant(0.5);
+    c.eta_y = Momentum::Constant(0.5);
+    c.eta_v = Momentum::Constant(0.5);
+    c
+}
+
+#[test]
+fn fmbo_exact_reaches_1e_8() {
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let g0 = hg_norm(&pb, &d.x0);
+    let mut s = Fmbo::new_owned(fmbo_exact_config(), &d.x0, &d.y0).unwrap();
+    let (it, sec, g) = run_to(&mut s, &pb, |x| hg_norm(&pb, x), 1e-8 * g0, 20_000, 1);
+    println!("FMBO exact (η = 0.5): ‖∇Φ‖/‖∇Φ0‖ = {:.2e} after {it} iterations, {:.3} ms", g / g0, sec * 1e3);
+    assert!(g / g0 < 1e-8, "ratio {}", g / g0);
+}
+
+/// F2SA/F3SA: with exact oracles x converges to the zero of ∇L*_λ; the
+/// remaining ‖∇Φ‖ must be within the §10.1 bias bound of the final λ.
+fn check_penalty_bias(name: &str, d: &Data, pb: &Quadratic<'_, f64>, x: &[f64], lambda: f64, it: u64, sec: f64) {
+    let g0 = hg_norm(pb, &d.x0);
+    let mut w = vec![0.0; pb.work_len()];
+    let mut gl = [0.0; P];
+    pb.penalty_grad(x, lambda, &mut gl, &mut w).unwrap();
+    let gl = gl.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let g = hg_norm(pb, x);
+    let bound = penalty_bias_bound(d, x, lambda);
+    println!(
+        "{name} exact: λ = {lambda:.1}, ‖∇L*_λ‖/‖∇Φ0‖ = {:.2e}, ‖∇Φ‖ = {g:.3e} ≤ bound {bound:.3e}, ‖∇Φ‖/‖∇Φ0‖ = {:.2e}; {it} iterations, {:.3} ms",
+        gl / g0,
+        g / g0,
+        sec * 1e3
+    );
+    assert!(gl / g0 < 1e-8, "{name}: ‖∇L*_λ‖ ratio {}", gl / g0);
+    assert!(g <= bound + 1e-8 * g0, "{name}: ‖∇Φ‖ = {g} above the bias bound {bound}");
+}
+
+#[test]
+fn f2sa_exact_within_penalty_bias() {
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let lambda = 1000.0;
+    let cfg = F2saConfig {
+        step_x: Step::Constant(0.2),
+        step_y: Step::Constant(0.5),
+        step_z: Step::Constant(0.5),
+        penalty: Penalty::Constant(lambda),
+        scale_y_by_penalty: true,
+        inner_steps: 10,
+    };
+    let mut s = F2sa::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let mut w = vec![0.0; pb.work_len()];
+    let g0 = hg_norm(&pb, &d.x0);
+    let gl = |x: &[f64], w: &mut Vec<f64>| {
+        let mut g = [0.0; P];
+        pb.penalty_grad(x, lambda, &mut g, w).unwrap();
+        g.iter().map(|v| v * v).sum::<f64>().sqrt()
+    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let t0 = Instant::now();
+    let mut it = 0;
+    while gl(s.x(), &mut w) > 1e-9 * g0 && it < 5000 {
+        s.step(&pb, &mut rng).unwrap();
+        it += 1;
+    }
+    check_penalty_bias("F2SA", &d, &pb, s.x(), lambda, it, t0.elapsed().as_secs_f64());
+}
+
+#[test]
+fn f2sa_growing_penalty_tracks_bias() {
+    // Theory shape λ_k = 100 (k+1)^(1/7): the final ‖∇Φ‖ is within the bias of the final λ.
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let cfg = F2saConfig {
+        step_x: Step::Constant(0.2),
+        step_y: Step::Constant(0.5),
+        step_z: Step::Constant(0.5),
+        penalty: Penalty::Poly { c: 100.0, k0: 1.0, e: 1.0 / 7.0 },
+        ..Default::default()
+    };
+    let mut s = F2sa::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let t0 = Instant::now();
+    let mut lam = 0.0;
+    for _ in 0..3000 {
+        lam = s.step(&pb, &mut rng).unwrap().penalty;
+    }
+    let g = hg_norm(&pb, s.x());
+    let bound = penalty_bias_bound(&d, s.x(), lam);
+    println!("F2SA growing λ: λ = {lam:.1}, ‖∇Φ‖ = {g:.3e} ≤ bound {bound:.3e}; 3000 iterations, {:.3} ms", t0.elapsed().as_secs_f64() * 1e3);
+    assert!(g <= bound, "‖∇Φ‖ = {g}, bound {bound}");
+}
+
+#[test]
+fn f3sa_exact_within_penalty_bias() {
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let lambda = 1000.0;
+    let cfg = F3saConfig {
+        step_x: Step::Constant(0.2),
+        step_y: Step::Constant(0.5),
+        step_z: Step::Constant(0.5),
+        penalty: Penalty::Constant(lambda),
+        eta: Momentum::Constant(0.5),
+        scale_y_by_penalty: true,
+    };
+    let mut s = F3sa::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let mut w = vec![0.0; pb.work_len()];
+    let g0 = hg_norm(&pb, &d.x0);
+    let gl = |x: &[f64], w: &mut Vec<f64>| {
+        let mut g = [0.0; P];
+        pb.penalty_grad(x, lambda, &mut g, w).unwrap();
+        g.iter().map(|v| v * v).sum::<f64>().sqrt()
+    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let t0 = Instant::now();
+    let mut it = 0;
+    while gl(s.x(), &mut w) > 1e-9 * g0 && it < 50_000 {
+        s.step(&pb, &mut rng).unwrap();
+        it += 1;
+    }
+    check_penalty_bias("F3SA", &d, &pb, s.x(), lambda, it, t0.elapsed().as_secs_f64());
+}
+
+// ---------------------------------------------------------------------------
+// Noisy oracles over several seeds
+
+const SIGMA: f64 = 0.1;
+/// Smaller inner noise: F2SA/F3SA multiply g-noise by λ (§4).
+const SIGMA_G: f64 = 0.01;
+const SEEDS: [u64; 5] = [11, 22, 33, 44, 55];
+
+fn noisy_check<S: Solver<f64, Quadratic<'static, f64>>>(name: &str, make: impl Fn(&Data) -> S, iters: u64) {
+    // Fixed budget; reports the first iteration below 1e-2·‖∇Φ0‖ and asserts the FINAL ratio.
+    let d: &'static Data = Box::leak(Box::new(data()));
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap().with_noise(SIGMA_G, SIGMA).unwrap();
+    let g0 = hg_norm(&pb, &d.x0);
+    for seed in SEEDS {
+        let mut s = make(d);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut first: Option<(u64, f64)> = None;
+        let t0 = Instant::now();
+        s.run(&pb, &mut rng, iters, |s, r| {
+            if first.is_none() && hg_norm(&pb, s.x()) <= 1e-2 * g0 {
+                first = Some((r.iteration + 1, t0.elapsed().as_secs_f64()));
+            }
+            Control::Continue
+        })
+        .unwrap();
+        let total = t0.elapsed().as_secs_f64();
+        let g = hg_norm(&pb, s.x());
+        let (fi, ft) = first.unwrap_or((u64::MAX, f64::NAN));
+        println!(
+            "{name} noisy σ = {SIGMA}, seed {seed}: first ≤ 1e-2 at iteration {fi} ({:.3} ms); final ratio {:.2e} after {iters} ({:.1} ms incl. closed-form checks)",
+            ft * 1e3,
+            g / g0,
+            total * 1e3
+        );
+        assert!(g <= 1e-2 * g0, "{name} seed {seed}: final ratio {}", g / g0);
+    }
+}
+
+#[test]
+fn soba_noisy_100x() {
+    let cfg = SobaConfig { step_y: Step::poly(0.5, 0.5), step_x: Step::poly(0.5, 0.5), ..Default::default() };
+    noisy_check("SOBA", |d| Soba::new_owned(cfg, &d.x0, &d.y0).unwrap(), 20_000);
+}
+
+#[test]
+fn fmbo_noisy_100x() {
+    let mut cfg = FmboConfig::new(100.0);
+    let third = 1.0 / 3.0;
+    cfg.step_x = Step::Poly { c: 0.5, w: 1.0, p: third };
+    cfg.step_y = Step::Poly { c: 0.5, w: 1.0, p: third };
+    cfg.step_v = Step::Poly { c: 0.5, w: 1.0, p: third };
+    let eta = Momentum::Storm { c: 1.0, step: cfg.step_y };
+    (cfg.eta_x, cfg.eta_y, cfg.eta_v) = (eta, eta, eta);
+    noisy_check("FMBO", |d| Fmbo::new_owned(cfg, &d.x0, &d.y0).unwrap(), 20_000);
+}
+
+#[test]
+fn f2sa_noisy_100x() {
+    let cfg = F2saConfig {
+        step_x: Step::poly(0.4, 5.0 / 7.0),
+        step_y: Step::poly(0.5, 4.0 / 7.0),
+        step_z: Step::poly(0.5, 4.0 / 7.0),
+        penalty: Penalty::Poly { c: 10.0, k0: 1.0, e: 1.0 / 7.0 },
+        scale_y_by_penalty: true,
+        inner_steps: 10,
+    };
+    noisy_check("F2SA", |d| F2sa::new_owned(cfg, &d.x0, &d.y0).unwrap(), 20_000);
+}
+
+#[test]
+fn f3sa_noisy_100x() {
+    let gamma = Step::poly(0.5, 0.4);
+    let cfg = F3saConfig {
+        step_x: Step::poly(0.4, 5.0 / 7.0),
+        step_y: gamma,
+        step_z: gamma,
+        penalty: Penalty::Poly { c: 10.0, k0: 1.0, e: 0.2 },
+        eta: Momentum::Storm { c: 4.0, step: gamma },
+        scale_y_by_penalty: true,
+    };
+    noisy_check("F3SA", |d| F3sa::new_owned(cfg, &d.x0, &d.y0).unwrap(), 20_000);
+}
+
+
+// ---------------------------------------------------------------------------
+// First two steps against dense nalgebra formulas (noise-free oracles; step 2
+// exercises v ≠ 0 and, for FMBO/F3SA, the STORM previous-point bookkeeping:
+// with exact oracles h_t equals the exact gradient at the current point).
+
+fn dv(s: &[f64]) -> DVector<f64> {
+    DVector::from_column_slice(s)
+}
+
+fn close(name: &str, got: &[f64], want: &DVector<f64>) {
+    let err = (dv(got) - want).norm();
+    assert!(err <= 1e-12 * (1.0 + want.norm()), "{name}: error {err}, got {got:?}, want {want}");
+}
+
+#[test]
+fn first_steps_match_dense_formulas() {
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let (a, bm, b) = dense(&d);
+    let bt = bm.transpose();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+
+    // SOBA (§2), SOBA sign.
+    let (rho, gam) = (0.3, 0.2);
+    let cfg = SobaConfig { step_y: Step::Constant(rho), step_x: Step::Constant(gam), ..Default::default() };
+    let mut s = Soba::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let (mut x, mut y, mut v) = (dv(&d.x0), dv(&d.y0), DVector::zeros(Q));
+    for _ in 0..2 {
+        let dy = &a * &y - &bm * &x;
+        let dvv = &a * &v + (&y - &b);
+        let dx = -&bt * &v + RHO * &x;
+        (y, v, x) = (&y - rho * dy, &v - rho * dvv, &x - gam * dx);
+        s.step(&pb, &mut rng).unwrap();
+        close("SOBA y", s.y(), &y);
+        close("SOBA v", s.v(), &v);
+        close("SOBA x", s.x(), &x);
+    }
+
+    // FMBO (§7), FdeHBO sign, radius large enough to stay inactive.
+    let mut cfg = FmboConfig::new(1e6);
+    cfg.step_x = Step::Constant(gam);
+    cfg.step_y = Step::Constant(rho);
+    cfg.step_v = Step::Constant(0.25);
+    cfg.eta_x = Momentum::Constant(0.3);
+    cfg.eta_y = Momentum::Constant(0.6);
+    cfg.eta_v = Momentum::Constant(0.9);
+    let mut s = Fmbo::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let (mut x, mut y, mut v) = (dv(&d.x0), dv(&d.y0), DVector::zeros(Q));
+    for _ in 0..2 {
+        let hg = &a * &y - &bm * &x;
+        let hr = &a * &v - (&y - &b);
+        let hf = RHO * &x + &bt * &v; // Fx − JVP with JVP = −Bᵀv
+        (y, v, x) = (&y - rho * hg, &v - 0.25 * hr, &x - gam * hf);
+        s.step(&pb, &mut rng).unwrap();
+        close("FMBO y", s.y(), &y);
+        close("FMBO v", s.v(), &v);
+        close("FMBO x", s.x(), &x);
+    }
+
+    // F2SA (§4): T inner steps, then the x-step at the fresh y, z.
+    let (lam, al, ga, sx, t_in) = (4.0, 0.8, 0.3, 0.2, 3);
+    let cfg = F2saConfig {
+        step_x: Step::Constant(sx),
+        step_y: Step::Constant(al),
+        step_z: Step::Constant(ga),
+        penalty: Penalty::Constant(lam),
+        scale_y_by_penalty: true,
+        inner_steps: t_in,
+    };
+    let mut s = F2sa::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let (mut x, mut y, mut z) = (dv(&d.x0), dv(&d.y0), dv(&d.y0));
+    for _ in 0..2 {
+        for _ in 0..t_in {
+            z = &z - ga * (&a * &z - &bm * &x);
+            y = &y - (al / lam) * ((&y - &b) + lam * (&a * &y - &bm * &x));
+        }
+        let g = RHO * &x + lam * (-&bt * &y + &bt * &z);
+        x = &x - sx * g;
+        s.step(&pb, &mut rng).unwrap();
+        close("F2SA y", s.y(), &y);
+        close("F2SA z", s.z(), &z);
+        close("F2SA x", s.x(), &x);
+    }
+
+    // F3SA (§5): one z/y step, then the x-step at the fresh y, z.
+    let cfg = F3saConfig {
+        step_x: Step::Constant(sx),
+        step_y: Step::Constant(al),
+        step_z: Step::Constant(ga),
+        penalty: Penalty::Constant(lam),
+        eta: Momentum::Constant(0.4),
+        scale_y_by_penalty: false,
+    };
+    let mut s = F3sa::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let (mut x, mut y, mut z) = (dv(&d.x0), dv(&d.y0), dv(&d.y0));
+    for _ in 0..3 {
+        let nz = &z - ga * (&a * &z - &bm * &x);
+        let ny = &y - al * ((&y - &b) + lam * (&a * &y - &bm * &x));
+        let g = RHO * &x + lam * (-&bt * &ny + &bt * &nz);
+        (x, y, z) = (&x - sx * g, ny, nz);
+        s.step(&pb, &mut rng).unwrap();
+        close("F3SA y", s.y(), &y);
+        close("F3SA z", s.z(), &z);
+        close("F3SA x", s.x(), &x);
+    }
+}
+
+#[test]
+fn storm_cancels_same_sample_noise() {
+    // §9.1: with η = 0 (pure recursive estimator) and x, v frozen, FMBO's
+    // h^g_t = Gy(y_t; ζ_t) + h^g_{t−1} − Gy(y_{t−1}; ζ_t) = ∇_y g(y_t) + ε_0:
+    // the additive noise of every later draw cancels exactly, only the first
+    // draw's ε_0 remains. So y_t → A⁻¹(Bx − ε_0) and y_noisy − y_clean → −A⁻¹ε_0.
+    let d = data();
+    let clean = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let noisy = clean.with_noise(0.5, 0.0).unwrap();
+    let mut cfg = FmboConfig::new(1e6);
+    cfg.step_x = Step::Constant(0.0);
+    cfg.step_v = Step::Constant(0.0);
+    cfg.step_y = Step::Constant(0.3);
+    cfg.eta_y = Momentum::Constant(0.0);
+    let mut sc = Fmbo::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let mut sn = Fmbo::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let (mut r1, mut r2) = (Xoshiro256PlusPlus::seed_from_u64(9), Xoshiro256PlusPlus::seed_from_u64(9));
+    for _ in 0..300 {
+        sc.step(&clean, &mut r1).unwrap();
+        sn.step(&noisy, &mut r2).unwrap();
+    }
+    // ε_0: the noise of the first ζ (the first draw of each step is ζ).
+    let z0 = Xoshiro256PlusPlus::seed_from_u64(9).next_u64();
+    use bilevel::oracles::FirstOrder;
+    let (mut gn, mut gc) = ([0.0; Q], [0.0; Q]);
+    noisy.grad_g(&d.x0, &d.y0, &z0, None, Some(&mut gn));
+    clean.grad_g(&d.x0, &d.y0, &z0, None, Some(&mut gc));
+    let eps0 = dv(&gn) - dv(&gc);
+    let (a, _, _) = dense(&d);
+    let want = -a.lu().solve(&eps0).unwrap();
+    let diff = dv(sn.y()) - dv(sc.y());
+    assert!(eps0.norm() > 0.1);
+    assert!((&diff - &want).norm() < 1e-10, "diff {diff}, want {want}");
+}
+
+// ---------------------------------------------------------------------------
+// Errors and divergence
+
+#[test]
+fn bad_configurations_are_typed_errors() {
+    let (x0, y0) = ([0.0f64; P], [0.0f64; Q]);
+    let neg = Step::Constant(-0.1);
+    assert!(matches!(
+        Soba::new_owned(SobaConfig { step_y: neg, ..Default::default() }, &x0, &y0),
+        Err(Error::InvalidParameter { name: "step_y", .. })
+    ));
+    assert!(matches!(
+        Soba::new_owned(SobaConfig { v_radius: 0.0, ..Default::default() }, &x0, &y0),
+        Err(Error::InvalidParameter { name: "v_radius", .. })
+    ));
+    let mut c = FmboConfig::new(1.0);
+    c.eta_y = Momentum::Constant(1.5);
+    assert!(matches!(Fmbo::new_owned(c, &x0, &y0), Err(Error::InvalidParameter { name: "eta_y", .. })));
+    assert!(matches!(Fmbo::new_owned(FmboConfig::new(-1.0), &x0, &y0), Err(Error::InvalidParameter { name: "v_radius", .. })));
+    assert!(matches!(
+        F2sa::new_owned(F2saConfig { step_z: neg, ..Default::default() }, &x0, &y0),
+        Err(Error::InvalidParameter { name: "step_z", .. })
+    ));
+    assert!(matches!(
+        F2sa::new_owned(F2saConfig { penalty: Penalty::Constant(0.0), ..Default::default() }, &x0, &y0),
+        Err(Error::InvalidParameter { name: "penalty", .. })
+    ));
+    assert!(matches!(
+        F3sa::new_owned(F3saConfig { eta: Momentum::Constant(-0.5), ..Default::default() }, &x0, &y0),
+        Err(Error::InvalidParameter { name: "eta", .. })
+    ));
+    // Empty data, wrong storage length.
+    assert!(matches!(Soba::new_owned(SobaConfig::default(), &[], &y0), Err(Error::Empty { what: "x0" })));
+    assert!(matches!(F3sa::new_owned(F3saConfig::default(), &x0, &[]), Err(Error::Empty { what: "y0" })));
+    let mut buf = vec![0.0f64; 7];
+    assert!(matches!(
+        F2sa::new(F2saConfig::default(), &mut buf[..], &x0, &y0),
+        Err(Error::LengthMismatch { what: "storage", .. })
+    ));
+    // Problem dimensions differ from the solver's: error before any write.
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let mut s = Soba::new_owned(SobaConfig::default(), &[0.0; P + 1], &y0).unwrap();
+    let e = s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(0)).unwrap_err();
+    assert_eq!(e, Error::LengthMismatch { what: "problem.dim_x", expected: P + 1, found: P });
+    assert_eq!((s.iteration(), s.x()), (0, &[0.0; P + 1][..]));
+}
+
+/// Steps a solver with a huge step until it reports divergence; checks that
+/// the state after the error equals the state before the failing step.
+fn diverges_intact<S: Solver<f64, Quadratic<'static, f64>>>(name: &str, mut s: S, state: impl Fn(&S) -> Vec<f64>) {
+    let d: &'static Data = Box::leak(Box::new(data()));
+    let pb: &'static Quadratic<'static, f64> = Box::leak(Box::new(Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap()));
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    for _ in 0..10_000 {
+        let before = state(&s);
+        let it = s.iteration();
+        match s.step(pb, &mut rng) {
+            Ok(_) => continue,
+            Err(Error::Diverged { variable, iteration }) => {
+                assert_eq!(iteration, it, "{name}");
+                assert_eq!(s.iteration(), it, "{name}: counter advanced");
+                let after = state(&s);
+                assert!(after.iter().all(|v| v.is_finite()), "{name}: state not finite");
+                assert_eq!(before, after, "{name}: state changed by the failed step");
+                println!("{name}: diverged on `{variable}` at iteration {iteration}, state intact");
+                return;
+            }
+            Err(e) => panic!("{name}: unexpected {e:?}"),
+        }
+    }
+    panic!("{name}: never diverged");
+}
+
+#[test]
+fn divergence_keeps_previous_state() {
+    let d = data();
+    let big = Step::Constant(1e3);
+    let cfg = SobaConfig { step_y: big, step_x: big, ..Default::default() };
+    diverges_intact("SOBA", Soba::new_owned(cfg, &d.x0, &d.y0).unwrap(), |s| [s.x(), s.y(), s.v()].concat());
+    let mut c = FmboConfig::new(f64::INFINITY);
+    (c.step_x, c.step_y, c.step_v) = (big, big, big);
+    diverges_intact("FMBO", Fmbo::new_owned(c, &d.x0, &d.y0).unwrap(), |s| [s.x(), s.y(), s.v()].concat());
+    let c = F2saConfig { step_x: big, step_y: big, step_z: big, ..Default::default() };
+    diverges_intact("F2SA", F2sa::new_owned(c, &d.x0, &d.y0).unwrap(), |s| {
+        [s.x(), s.y(), s.z(), &[s.penalty()]].concat()
+    });
+    let c = F3saConfig { step_x: big, step_y: big, step_z: big, ..Default::default() };
+    diverges_intact("F3SA", F3sa::new_owned(c, &d.x0, &d.y0).unwrap(), |s| {
+        [s.x(), s.y(), s.z(), &[s.penalty()]].concat()
+    });
+}
