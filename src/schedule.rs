@@ -274,7 +274,9 @@ impl Schedule for Penalty {
             Penalty::Poly { c, k0, e } if !(pos(c) && pos(k0) && e.is_finite()) => {
                 Err(invalid(name, "c > 0, k0 > 0 and a finite exponent"))
             }
-            Penalty::Increments { lambda0, .. } if !pos(lambda0) => Err(invalid(name, "lambda0 > 0 and finite")),
+            Penalty::Increments { lambda0, .. } if !pos(lambda0) => {
+                Err(invalid(name, "lambda0 > 0 and finite"))
+            }
             Penalty::Increments { delta, .. } => delta.validate(name),
             _ => Ok(()),
         }

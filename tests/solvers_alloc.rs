@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bilevel::problems::quadratic::Quadratic;
 use bilevel::schedule::Penalty;
-use bilevel::solvers::{Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Soba, SobaConfig, Solver};
+use bilevel::solvers::{
+    Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Soba, SobaConfig, Solver,
+};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
 
@@ -66,7 +68,9 @@ fn step_and_run_allocate_nothing() {
 
     let mut soba = Soba::new_owned(SobaConfig::default(), &x0, &y0).unwrap();
     let mut fmbo = Fmbo::new_owned(FmboConfig::new(10.0), &x0, &y0).unwrap();
-    let mut f2sa = F2sa::new_owned(F2saConfig { penalty: Penalty::benchopt(0.01), ..Default::default() }, &x0, &y0).unwrap();
+    let mut f2sa =
+        F2sa::new_owned(F2saConfig { penalty: Penalty::benchopt(0.01), ..Default::default() }, &x0, &y0)
+            .unwrap();
     let mut f3sa = F3sa::new_owned(F3saConfig::default(), &x0, &y0).unwrap();
 
     let n = count(|| {
@@ -86,6 +90,8 @@ fn step_and_run_allocate_nothing() {
     });
     assert_eq!(n, 0, "run allocated {n} times");
     // Stack storage works too (no_std pattern).
-    let mut s = Soba::new(SobaConfig::default(), [0.0f64; bilevel::solvers::soba::workspace_len(3, 5)], &x0, &y0).unwrap();
-    assert_eq!(count(|| drop(s.step(&pb, &mut rng).unwrap())), 0);
+    let mut s =
+        Soba::new(SobaConfig::default(), [0.0f64; bilevel::solvers::soba::workspace_len(3, 5)], &x0, &y0)
+            .unwrap();
+    assert_eq!(count(|| assert_eq!(s.step(&pb, &mut rng).unwrap().iteration, 0)), 0);
 }

@@ -60,7 +60,11 @@ fn data() -> Data {
 }
 
 fn dense(d: &Data) -> (DMatrix<f64>, DMatrix<f64>, DVector<f64>) {
-    (DMatrix::from_row_slice(Q, Q, &d.a), DMatrix::from_row_slice(Q, P, &d.bm), DVector::from_column_slice(&d.b))
+    (
+        DMatrix::from_row_slice(Q, Q, &d.a),
+        DMatrix::from_row_slice(Q, P, &d.bm),
+        DVector::from_column_slice(&d.b),
+    )
 }
 
 /// ‖∇Φ(x)‖ by the closed form.
@@ -112,7 +116,14 @@ fn closed_forms_match_dense_nalgebra() {
 }
 
 /// Runs `solver` until ‖∇Φ(x)‖ ≤ `target` or `max_iter`; returns (iterations, seconds, final norm).
-fn run_to<S, P2>(solver: &mut S, pb: &P2, hg: impl Fn(&[f64]) -> f64, target: f64, max_iter: u64, seed: u64) -> (u64, f64, f64)
+fn run_to<S, P2>(
+    solver: &mut S,
+    pb: &P2,
+    hg: impl Fn(&[f64]) -> f64,
+    target: f64,
+    max_iter: u64,
+    seed: u64,
+) -> (u64, f64, f64)
 where
     S: Solver<f64, P2>,
     P2: bilevel::oracles::Problem<f64>,
@@ -120,7 +131,12 @@ where
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let t0 = Instant::now();
     let out = solver
-        .run(pb, &mut rng, max_iter, |s, _| if hg(s.x()) <= target { Control::Stop } else { Control::Continue })
+        .run(
+            pb,
+            &mut rng,
+            max_iter,
+            |s, _| if hg(s.x()) <= target { Control::Stop } else { Control::Continue },
+        )
         .unwrap();
     (out.iterations, t0.elapsed().as_secs_f64(), hg(solver.x()))
 }
@@ -164,7 +180,15 @@ fn fmbo_exact_reaches_1e_8() {
 
 /// F2SA/F3SA: with exact oracles x converges to the zero of ∇L*_λ; the
 /// remaining ‖∇Φ‖ must be within the §10.1 bias bound of the final λ.
-fn check_penalty_bias(name: &str, d: &Data, pb: &Quadratic<'_, f64>, x: &[f64], lambda: f64, it: u64, sec: f64) {
+fn check_penalty_bias(
+    name: &str,
+    d: &Data,
+    pb: &Quadratic<'_, f64>,
+    x: &[f64],
+    lambda: f64,
+    it: u64,
+    sec: f64,
+) {
     let g0 = hg_norm(pb, &d.x0);
     let mut w = vec![0.0; pb.work_len()];
     let mut gl = [0.0; P];
@@ -234,7 +258,10 @@ fn f2sa_growing_penalty_tracks_bias() {
     }
     let g = hg_norm(&pb, s.x());
     let bound = penalty_bias_bound(&d, s.x(), lam);
-    println!("F2SA growing λ: λ = {lam:.1}, ‖∇Φ‖ = {g:.3e} ≤ bound {bound:.3e}; 3000 iterations, {:.3} ms", t0.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "F2SA growing λ: λ = {lam:.1}, ‖∇Φ‖ = {g:.3e} ≤ bound {bound:.3e}; 3000 iterations, {:.3} ms",
+        t0.elapsed().as_secs_f64() * 1e3
+    );
     assert!(g <= bound, "‖∇Φ‖ = {g}, bound {bound}");
 }
 
@@ -351,7 +378,6 @@ fn f3sa_noisy_100x() {
     };
     noisy_check("F3SA", |d| F3sa::new_owned(cfg, &d.x0, &d.y0).unwrap(), 20_000);
 }
-
 
 // ---------------------------------------------------------------------------
 // First two steps against dense nalgebra formulas (noise-free oracles; step 2
@@ -513,7 +539,10 @@ fn bad_configurations_are_typed_errors() {
     let mut c = FmboConfig::new(1.0);
     c.eta_y = Momentum::Constant(1.5);
     assert!(matches!(Fmbo::new_owned(c, &x0, &y0), Err(Error::InvalidParameter { name: "eta_y", .. })));
-    assert!(matches!(Fmbo::new_owned(FmboConfig::new(-1.0), &x0, &y0), Err(Error::InvalidParameter { name: "v_radius", .. })));
+    assert!(matches!(
+        Fmbo::new_owned(FmboConfig::new(-1.0), &x0, &y0),
+        Err(Error::InvalidParameter { name: "v_radius", .. })
+    ));
     assert!(matches!(
         F2sa::new_owned(F2saConfig { step_z: neg, ..Default::default() }, &x0, &y0),
         Err(Error::InvalidParameter { name: "step_z", .. })
@@ -529,7 +558,7 @@ fn bad_configurations_are_typed_errors() {
     // Empty data, wrong storage length.
     assert!(matches!(Soba::new_owned(SobaConfig::default(), &[], &y0), Err(Error::Empty { what: "x0" })));
     assert!(matches!(F3sa::new_owned(F3saConfig::default(), &x0, &[]), Err(Error::Empty { what: "y0" })));
-    let mut buf = vec![0.0f64; 7];
+    let mut buf = [0.0f64; 7];
     assert!(matches!(
         F2sa::new(F2saConfig::default(), &mut buf[..], &x0, &y0),
         Err(Error::LengthMismatch { what: "storage", .. })
@@ -545,9 +574,14 @@ fn bad_configurations_are_typed_errors() {
 
 /// Steps a solver with a huge step until it reports divergence; checks that
 /// the state after the error equals the state before the failing step.
-fn diverges_intact<S: Solver<f64, Quadratic<'static, f64>>>(name: &str, mut s: S, state: impl Fn(&S) -> Vec<f64>) {
+fn diverges_intact<S: Solver<f64, Quadratic<'static, f64>>>(
+    name: &str,
+    mut s: S,
+    state: impl Fn(&S) -> Vec<f64>,
+) {
     let d: &'static Data = Box::leak(Box::new(data()));
-    let pb: &'static Quadratic<'static, f64> = Box::leak(Box::new(Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap()));
+    let pb: &'static Quadratic<'static, f64> =
+        Box::leak(Box::new(Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap()));
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
     for _ in 0..10_000 {
         let before = state(&s);

@@ -103,8 +103,12 @@ impl<'a, T: Float> Quadratic<'a, T> {
         if p == 0 {
             return Err(Error::Empty { what: "p" });
         }
-        let qq = q.checked_mul(q).ok_or(Error::InvalidParameter { name: "b", requirement: "q² fits in usize" })?;
-        let qp = q.checked_mul(p).ok_or(Error::InvalidParameter { name: "p", requirement: "q·p fits in usize" })?;
+        let qq = q
+            .checked_mul(q)
+            .ok_or(Error::InvalidParameter { name: "b", requirement: "q² fits in usize" })?;
+        let qp = q
+            .checked_mul(p)
+            .ok_or(Error::InvalidParameter { name: "p", requirement: "q·p fits in usize" })?;
         check_len("A", qq, a.len())?;
         check_len("B", qp, bm.len())?;
         if a.iter().chain(bm).chain(b).any(|v| !v.is_finite()) {
@@ -113,11 +117,17 @@ impl<'a, T: Float> Quadratic<'a, T> {
         for i in 0..q {
             for j in 0..i {
                 if a[i * q + j] != a[j * q + i] {
-                    return Err(Error::InvalidParameter { name: "A", requirement: "symmetric with a positive diagonal" });
+                    return Err(Error::InvalidParameter {
+                        name: "A",
+                        requirement: "symmetric with a positive diagonal",
+                    });
                 }
             }
             if a[i * q + i] <= T::ZERO {
-                return Err(Error::InvalidParameter { name: "A", requirement: "symmetric with a positive diagonal" });
+                return Err(Error::InvalidParameter {
+                    name: "A",
+                    requirement: "symmetric with a positive diagonal",
+                });
             }
         }
         if !(rho.is_finite() && rho >= T::ZERO) {
@@ -493,8 +503,11 @@ fn cholesky<T: Float>(m: &mut [T], n: usize) -> Result<(), Error> {
         for k in 0..j {
             d -= m[j * n + k] * m[j * n + k];
         }
-        if !(d > T::ZERO) || !d.is_finite() {
-            return Err(Error::InvalidParameter { name: "matrix", requirement: "symmetric positive definite" });
+        if d.is_nan() || d <= T::ZERO || !d.is_finite() {
+            return Err(Error::InvalidParameter {
+                name: "matrix",
+                requirement: "symmetric positive definite",
+            });
         }
         let d = d.sqrt();
         m[j * n + j] = d;
@@ -591,7 +604,12 @@ impl<T: Float> FirstOrder<T> for Quadratic<'_, T> {
 impl<T: Float> SecondOrder<T> for Quadratic<'_, T> {
     /// `hv ← A v + σ_g ζ`, `jv ← −Bᵀ v + σ_g ζ'`.
     fn hvp_jvp_g(&self, x: &[T], y: &[T], v: &[T], s: &u64, hv: Option<&mut [T]>, jv: Option<&mut [T]>) {
-        if x.len() != self.p || y.len() != self.q || v.len() != self.q || !fits(&hv, self.q) || !fits(&jv, self.p) {
+        if x.len() != self.p
+            || y.len() != self.q
+            || v.len() != self.q
+            || !fits(&hv, self.q)
+            || !fits(&jv, self.p)
+        {
             return poison([hv, jv]);
         }
         if let Some(hv) = hv {

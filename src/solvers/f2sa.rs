@@ -264,7 +264,11 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
     /// assert!(s.penalty() > 10.0);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn step<P: FirstOrder<T>, R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
+    pub fn step<P: FirstOrder<T>, R: Rng + ?Sized>(
+        &mut self,
+        problem: &P,
+        rng: &mut R,
+    ) -> Result<StepReport<T>, Error> {
         self.core.check_problem(problem)?;
         let k = self.core.t;
         let c = &self.config;
@@ -297,7 +301,8 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
         }
 
         // G_k at the fresh (y, z), then the x-step.
-        let (xi_x, zeta_x, zeta_x2) = (problem.sample_outer(rng), problem.sample_inner(rng), problem.sample_inner(rng));
+        let (xi_x, zeta_x, zeta_x2) =
+            (problem.sample_outer(rng), problem.sample_inner(rng), problem.sample_inner(rng));
         problem.grad_f(x, ny, &xi_x, Some(gx), None);
         problem.grad_g(x, ny, &zeta_x, Some(tp), None);
         b.axpy(lam, tp, gx)?;
@@ -312,7 +317,15 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
         z.copy_from_slice(nz);
         self.core.t = k + 1;
         self.lambda = next_lambda;
-        Ok(StepReport { iteration: k, step_x: sx, step_y: alpha, step_v: gamma, eta: T::ONE, penalty: lam, projection: T::ONE })
+        Ok(StepReport {
+            iteration: k,
+            step_x: sx,
+            step_y: alpha,
+            step_v: gamma,
+            eta: T::ONE,
+            penalty: lam,
+            projection: T::ONE,
+        })
     }
 }
 
@@ -329,7 +342,10 @@ impl<T: Float> F2sa<T, alloc::vec::Vec<T>> {
     pub fn new_owned(config: F2saConfig, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         let n = workspace_len(x0.len(), y0.len());
         if n == usize::MAX {
-            return Err(Error::InvalidParameter { name: "x0", requirement: "dimensions whose workspace fits in usize" });
+            return Err(Error::InvalidParameter {
+                name: "x0",
+                requirement: "dimensions whose workspace fits in usize",
+            });
         }
         F2sa::new(config, alloc::vec![T::ZERO; n], x0, y0)
     }

@@ -269,7 +269,11 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
     /// assert_eq!((r.eta, r.penalty), (1.0, 10.0));
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn step<P: FirstOrder<T>, R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
+    pub fn step<P: FirstOrder<T>, R: Rng + ?Sized>(
+        &mut self,
+        problem: &P,
+        rng: &mut R,
+    ) -> Result<StepReport<T>, Error> {
         self.core.check_problem(problem)?;
         let k = self.core.t;
         let c = &self.config;
@@ -289,8 +293,33 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
         let xi_x = problem.sample_outer(rng);
         let zeta_x = problem.sample_inner(rng);
         let zeta_x2 = problem.sample_inner(rng);
-        let [x, y, z, xp, yp, zp, hz, hfy, hgy, hfx, hgxy, hgxz, aq, aq2, ap, ap2, nx, ny, nz, nhz, nhfy, nhgy, nhfx, nhgxy, nhgxz] =
-            self.core.slots::<25, 25>(&LAYOUT);
+        let [
+            x,
+            y,
+            z,
+            xp,
+            yp,
+            zp,
+            hz,
+            hfy,
+            hgy,
+            hfx,
+            hgxy,
+            hgxz,
+            aq,
+            aq2,
+            ap,
+            ap2,
+            nx,
+            ny,
+            nz,
+            nhz,
+            nhfy,
+            nhgy,
+            nhfx,
+            nhgxy,
+            nhgxz,
+        ] = self.core.slots::<25, 25>(&LAYOUT);
 
         // y/z estimators: the same sample at (x_k, ·_k) and (x_{k−1}, ·_{k−1}).
         problem.grad_g(x, z, &zeta_z, None, Some(aq));
@@ -367,12 +396,22 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
             prev.copy_from_slice(cur);
             cur.copy_from_slice(next);
         }
-        for (h, nh) in [(hz, &*nhz), (hfy, &*nhfy), (hgy, &*nhgy), (hfx, &*nhfx), (hgxy, &*nhgxy), (hgxz, &*nhgxz)] {
+        for (h, nh) in
+            [(hz, &*nhz), (hfy, &*nhfy), (hgy, &*nhgy), (hfx, &*nhfx), (hgxy, &*nhgxy), (hgxz, &*nhgxz)]
+        {
             h.copy_from_slice(nh);
         }
         self.core.t = k + 1;
         self.lambda = next_lambda;
-        Ok(StepReport { iteration: k, step_x: sx, step_y: alpha, step_v: gamma, eta, penalty: lam, projection: T::ONE })
+        Ok(StepReport {
+            iteration: k,
+            step_x: sx,
+            step_y: alpha,
+            step_v: gamma,
+            eta,
+            penalty: lam,
+            projection: T::ONE,
+        })
     }
 }
 
@@ -389,7 +428,10 @@ impl<T: Float> F3sa<T, alloc::vec::Vec<T>> {
     pub fn new_owned(config: F3saConfig, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         let n = workspace_len(x0.len(), y0.len());
         if n == usize::MAX {
-            return Err(Error::InvalidParameter { name: "x0", requirement: "dimensions whose workspace fits in usize" });
+            return Err(Error::InvalidParameter {
+                name: "x0",
+                requirement: "dimensions whose workspace fits in usize",
+            });
         }
         F3sa::new(config, alloc::vec![T::ZERO; n], x0, y0)
     }

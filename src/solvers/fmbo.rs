@@ -52,12 +52,14 @@
 
 use rand_core::Rng;
 
-use super::{Core, Layout, Solver, StepReport, check_finite, check_radius, diverged_on_nonfinite, layout_len, to_t};
+use super::{
+    Core, Layout, Solver, StepReport, check_finite, check_radius, diverged_on_nonfinite, layout_len, to_t,
+};
+use crate::Backend;
 use crate::Float;
 use crate::error::Error;
 use crate::oracles::SecondOrder;
 use crate::schedule::{Momentum, Schedule, Step};
-use crate::Backend;
 
 // x, y, v, xp, yp, vp, hg, hr, hf | a, a2, r, r2, u, u2, tq, tp | nx, ny, nv, nhg, nhr, nhf
 const LAYOUT: Layout<23> = [
@@ -306,7 +308,11 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
     /// assert!((s.x()[0] - (1.0 - r.step_x * 0.1)).abs() < 1e-16); // h^f = Fx − J·0
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn step<P: SecondOrder<T>, R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
+    pub fn step<P: SecondOrder<T>, R: Rng + ?Sized>(
+        &mut self,
+        problem: &P,
+        rng: &mut R,
+    ) -> Result<StepReport<T>, Error> {
         self.core.check_problem(problem)?;
         let t = self.core.t;
         let c = &self.config;
@@ -362,7 +368,15 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
         hr.copy_from_slice(nhr);
         hf.copy_from_slice(nhf);
         self.core.t = t + 1;
-        Ok(StepReport { iteration: t, step_x: alpha, step_y: beta, step_v: lam, eta: eta_x, penalty: T::ZERO, projection })
+        Ok(StepReport {
+            iteration: t,
+            step_x: alpha,
+            step_y: beta,
+            step_v: lam,
+            eta: eta_x,
+            penalty: T::ZERO,
+            projection,
+        })
     }
 }
 
@@ -379,7 +393,10 @@ impl<T: Float> Fmbo<T, alloc::vec::Vec<T>> {
     pub fn new_owned(config: FmboConfig<T>, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         let n = workspace_len(x0.len(), y0.len());
         if n == usize::MAX {
-            return Err(Error::InvalidParameter { name: "x0", requirement: "dimensions whose workspace fits in usize" });
+            return Err(Error::InvalidParameter {
+                name: "x0",
+                requirement: "dimensions whose workspace fits in usize",
+            });
         }
         Fmbo::new(config, alloc::vec![T::ZERO; n], x0, y0)
     }
@@ -396,4 +413,3 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: SecondOrder<T>> Solver<T, P> for F
         Fmbo::iteration(self)
     }
 }
-

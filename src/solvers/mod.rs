@@ -135,7 +135,13 @@ pub trait Solver<T: Float, P: Problem<T>> {
 
     /// Runs up to `iters` iterations, calling `callback(self, report)` after
     /// each; stops early on [`Control::Stop`] or at the first error.
-    fn run<R, F>(&mut self, problem: &P, rng: &mut R, iters: u64, mut callback: F) -> Result<RunSummary<T>, Error>
+    fn run<R, F>(
+        &mut self,
+        problem: &P,
+        rng: &mut R,
+        iters: u64,
+        mut callback: F,
+    ) -> Result<RunSummary<T>, Error>
     where
         Self: Sized,
         R: Rng + ?Sized,
@@ -187,7 +193,12 @@ pub(crate) struct Core<T, S> {
 impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Core<T, S> {
     /// Checks dimensions and the buffer length, zeroes the buffer and writes
     /// `x0`, `y0` into slots 0 and 1.
-    pub(crate) fn new<const K: usize>(layout: &Layout<K>, mut storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+    pub(crate) fn new<const K: usize>(
+        layout: &Layout<K>,
+        mut storage: S,
+        x0: &[T],
+        y0: &[T],
+    ) -> Result<Self, Error> {
         let (p, q) = (x0.len(), y0.len());
         if p == 0 {
             return Err(Error::Empty { what: "x0" });
@@ -197,7 +208,10 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Core<T, S> {
         }
         let need = layout_len(layout, p, q);
         if need == usize::MAX {
-            return Err(Error::InvalidParameter { name: "x0", requirement: "dimensions whose workspace fits in usize" });
+            return Err(Error::InvalidParameter {
+                name: "x0",
+                requirement: "dimensions whose workspace fits in usize",
+            });
         }
         check_len("storage", need, storage.as_ref().len())?;
         if x0.iter().chain(y0).any(|v| !v.is_finite()) {
@@ -273,5 +287,9 @@ pub(crate) fn to_t<T: Float>(v: f64) -> T {
 /// Checks a projection radius (`> 0`, `+∞` allowed).
 #[inline]
 pub(crate) fn check_radius<T: Float>(name: &'static str, r: T) -> Result<(), Error> {
-    if r > T::ZERO { Ok(()) } else { Err(Error::InvalidParameter { name, requirement: "> 0 (+inf allowed)" }) }
+    if r > T::ZERO {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter { name, requirement: "> 0 (+inf allowed)" })
+    }
 }

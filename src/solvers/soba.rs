@@ -38,7 +38,9 @@
 
 use rand_core::Rng;
 
-use super::{Core, Layout, Solver, StepReport, check_finite, check_radius, diverged_on_nonfinite, layout_len, to_t};
+use super::{
+    Core, Layout, Solver, StepReport, check_finite, check_radius, diverged_on_nonfinite, layout_len, to_t,
+};
 use crate::Float;
 use crate::error::Error;
 use crate::oracles::SecondOrder;
@@ -207,7 +209,11 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     /// assert!((s.x()[0] - (1.0 - r.step_x * 0.1)).abs() < 1e-16);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn step<P: SecondOrder<T>, R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
+    pub fn step<P: SecondOrder<T>, R: Rng + ?Sized>(
+        &mut self,
+        problem: &P,
+        rng: &mut R,
+    ) -> Result<StepReport<T>, Error> {
         self.core.check_problem(problem)?;
         let t = self.core.t;
         let rho: T = to_t(self.config.step_y.at(t));
@@ -264,7 +270,10 @@ impl<T: Float> Soba<T, alloc::vec::Vec<T>> {
     pub fn new_owned(config: SobaConfig<T>, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         let n = workspace_len(x0.len(), y0.len());
         if n == usize::MAX {
-            return Err(Error::InvalidParameter { name: "x0", requirement: "dimensions whose workspace fits in usize" });
+            return Err(Error::InvalidParameter {
+                name: "x0",
+                requirement: "dimensions whose workspace fits in usize",
+            });
         }
         Soba::new(config, alloc::vec![T::ZERO; n], x0, y0)
     }
