@@ -277,8 +277,8 @@ pub(crate) fn diverged_on_nonfinite(variable: &'static str, iteration: u64) -> i
     }
 }
 
-/// A schedule value as `T`; a value that is not finite in `T` is a divergence
-/// of the named variable's step.
+/// A schedule value (f64) converted to `T` (rounded; a value beyond `T`'s
+/// range becomes infinite and the kernels reject it as `NonFinite`).
 #[inline]
 pub(crate) fn to_t<T: Float>(v: f64) -> T {
     T::from_f64(v)
