@@ -217,6 +217,7 @@ fn f2sa_exact_within_penalty_bias() {
         step_z: Step::Constant(0.5),
         penalty: Penalty::Constant(lambda),
         scale_y_by_penalty: true,
+        shared_cross_sample: false,
         inner_steps: 10,
     };
     let mut s = F2sa::new_owned(cfg, &d.x0, &d.y0).unwrap();
@@ -277,6 +278,7 @@ fn f3sa_exact_within_penalty_bias() {
         penalty: Penalty::Constant(lambda),
         eta: Momentum::Constant(0.5),
         scale_y_by_penalty: true,
+        shared_cross_sample: false,
     };
     let mut s = F3sa::new_owned(cfg, &d.x0, &d.y0).unwrap();
     let mut w = vec![0.0; pb.work_len()];
@@ -360,6 +362,7 @@ fn f2sa_noisy_100x() {
         step_z: Step::poly(0.5, 4.0 / 7.0),
         penalty: Penalty::Poly { c: 10.0, k0: 1.0, e: 1.0 / 7.0 },
         scale_y_by_penalty: true,
+        shared_cross_sample: false,
         inner_steps: 10,
     };
     noisy_check("F2SA", |d| F2sa::new_owned(cfg, &d.x0, &d.y0).unwrap(), 20_000);
@@ -375,6 +378,7 @@ fn f3sa_noisy_100x() {
         penalty: Penalty::Poly { c: 10.0, k0: 1.0, e: 0.2 },
         eta: Momentum::Storm { c: 4.0, step: gamma },
         scale_y_by_penalty: true,
+        shared_cross_sample: false,
     };
     noisy_check("F3SA", |d| F3sa::new_owned(cfg, &d.x0, &d.y0).unwrap(), 20_000);
 }
@@ -446,6 +450,7 @@ fn first_steps_match_dense_formulas() {
         step_z: Step::Constant(ga),
         penalty: Penalty::Constant(lam),
         scale_y_by_penalty: true,
+        shared_cross_sample: false,
         inner_steps: t_in,
     };
     let mut s = F2sa::new_owned(cfg, &d.x0, &d.y0).unwrap();
@@ -471,6 +476,7 @@ fn first_steps_match_dense_formulas() {
         penalty: Penalty::Constant(lam),
         eta: Momentum::Constant(0.4),
         scale_y_by_penalty: false,
+        shared_cross_sample: false,
     };
     let mut s = F3sa::new_owned(cfg, &d.x0, &d.y0).unwrap();
     let (mut x, mut y, mut z) = (dv(&d.x0), dv(&d.y0), dv(&d.y0));

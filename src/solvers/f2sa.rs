@@ -86,6 +86,15 @@ pub struct F2saConfig {
     pub penalty: Penalty,
     /// Divide the `y`-step by `λ_k` ("Decisions").
     pub scale_y_by_penalty: bool,
+    /// Evaluate the two `∇_x g` terms of the `x`-direction (at `y` and at `z`)
+    /// on the SAME inner sample (default `true`). ALGORITHMS.md §4 leaves
+    /// this open (benchopt draws two samples). Both choices are unbiased; the
+    /// shared sample makes the difference `∇_x g(y) − ∇_x g(z)` a
+    /// common-random-numbers estimate, whose variance vanishes as `y → z`.
+    /// It matters most when `x` enters per sample (data hyper-cleaning,
+    /// §10.3): with two samples each coordinate sees a loss value rather than
+    /// a loss difference.
+    pub shared_cross_sample: bool,
     /// Number `T ≥ 1` of inner steps per outer iteration.
     pub inner_steps: u32,
 }
@@ -98,6 +107,7 @@ impl Default for F2saConfig {
             step_z: Step::poly(0.1, 4.0 / 7.0),
             penalty: Penalty::Poly { c: 10.0, k0: 1.0, e: 1.0 / 7.0 },
             scale_y_by_penalty: true,
+            shared_cross_sample: true,
             inner_steps: 10,
         }
     }
@@ -120,6 +130,7 @@ impl F2saConfig {
             step_z: Step::poly(s, 4.0 / 7.0),
             penalty: Penalty::benchopt(delta),
             scale_y_by_penalty: false,
+            shared_cross_sample: false,
             inner_steps: 10,
         }
     }
@@ -301,8 +312,8 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
         }
 
         // G_k at the fresh (y, z), then the x-step.
-        let (xi_x, zeta_x, zeta_x2) =
-            (problem.sample_outer(rng), problem.sample_inner(rng), problem.sample_inner(rng));
+        let (xi_x, zeta_x) = (problem.sample_outer(rng), problem.sample_inner(rng));
+        let zeta_x2 = if c.shared_cross_sample { zeta_x } else { problem.sample_inner(rng) };
         problem.grad_f(x, ny, &xi_x, Some(gx), None);
         problem.grad_g(x, ny, &zeta_x, Some(tp), None);
         b.axpy(lam, tp, gx)?;
@@ -357,6 +368,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: FirstOrder<T>> Solver<T, P> for F2
     }
     fn x(&self) -> &[T] {
         F2sa::x(self)
+    }
+    fn y(&self) -> &[T] {
+        F2sa::y(self)
     }
     fn iteration(&self) -> u64 {
         F2sa::iteration(self)

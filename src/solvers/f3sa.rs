@@ -114,6 +114,15 @@ pub struct F3saConfig {
     pub eta: Momentum,
     /// Divide the `y`-step by `λ_k` ("Decisions").
     pub scale_y_by_penalty: bool,
+    /// Evaluate the two `∇_x g` terms of the `x`-direction (at `y` and at `z`)
+    /// on the SAME inner sample (default `true`). ALGORITHMS.md §4 leaves
+    /// this open (benchopt draws two samples). Both choices are unbiased; the
+    /// shared sample makes the difference `∇_x g(y) − ∇_x g(z)` a
+    /// common-random-numbers estimate, whose variance vanishes as `y → z`.
+    /// It matters most when `x` enters per sample (data hyper-cleaning,
+    /// §10.3): with two samples each coordinate sees a loss value rather than
+    /// a loss difference.
+    pub shared_cross_sample: bool,
 }
 
 impl Default for F3saConfig {
@@ -126,6 +135,7 @@ impl Default for F3saConfig {
             penalty: Penalty::Poly { c: 10.0, k0: 1.0, e: 0.2 },
             eta: Momentum::Storm { c: 10.0, step: gamma },
             scale_y_by_penalty: true,
+            shared_cross_sample: true,
         }
     }
 }
@@ -292,7 +302,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
         let zeta_y = problem.sample_inner(rng);
         let xi_x = problem.sample_outer(rng);
         let zeta_x = problem.sample_inner(rng);
-        let zeta_x2 = problem.sample_inner(rng);
+        let zeta_x2 = if c.shared_cross_sample { zeta_x } else { problem.sample_inner(rng) };
         let [
             x,
             y,
@@ -443,6 +453,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: FirstOrder<T>> Solver<T, P> for F3
     }
     fn x(&self) -> &[T] {
         F3sa::x(self)
+    }
+    fn y(&self) -> &[T] {
+        F3sa::y(self)
     }
     fn iteration(&self) -> u64 {
         F3sa::iteration(self)

@@ -409,6 +409,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: SecondOrder<T>> Solver<T, P> for F
     fn x(&self) -> &[T] {
         Fmbo::x(self)
     }
+    fn y(&self) -> &[T] {
+        Fmbo::y(self)
+    }
     fn iteration(&self) -> u64 {
         Fmbo::iteration(self)
     }

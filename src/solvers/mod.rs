@@ -130,6 +130,10 @@ pub trait Solver<T: Float, P: Problem<T>> {
     /// The current outer iterate `x`.
     fn x(&self) -> &[T];
 
+    /// The current inner iterate `y` (what a user evaluates the learned
+    /// model with).
+    fn y(&self) -> &[T];
+
     /// Number of completed iterations.
     fn iteration(&self) -> u64;
 

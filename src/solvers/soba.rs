@@ -286,6 +286,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: SecondOrder<T>> Solver<T, P> for S
     fn x(&self) -> &[T] {
         Soba::x(self)
     }
+    fn y(&self) -> &[T] {
+        Soba::y(self)
+    }
     fn iteration(&self) -> u64 {
         Soba::iteration(self)
     }
