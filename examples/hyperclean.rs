@@ -101,7 +101,7 @@ fn run<T: Float>(args: &Args) -> Result<(), String> {
         T::NAME
     );
 
-    let every = (iters / 10).max(1);
+    let every = (iters / 40).max(1);
     let mut rows = Vec::new();
     let mut trace: Vec<TracePoint> = Vec::new();
     for name in args.list("--solver") {
@@ -126,7 +126,9 @@ fn run<T: Float>(args: &Args) -> Result<(), String> {
                 let secs = start.elapsed().as_secs_f64() - eval_secs;
                 match eval(s.y(), t, secs) {
                     Ok(pt) => {
-                        report::progress(&pt);
+                        if t % (every * 4) == 0 || t == iters {
+                            report::progress(&pt);
+                        }
                         trace.push(pt);
                     }
                     Err(e) => {
