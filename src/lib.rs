@@ -46,3 +46,8 @@ pub mod solvers;
 pub use backend::Backend;
 pub use error::Error;
 pub use float::Float;
+
+/// The README's code blocks, compiled and run as doc tests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
