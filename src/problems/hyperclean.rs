@@ -54,7 +54,8 @@
 
 use core::ops::Range;
 
-use super::logistic::{batch_range, check_batch, check_features, fits, logistic_loss_d2, poison, sigmoid};
+pub use super::data::Labeled;
+use super::logistic::{batch_range, check_batch, fits, logistic_loss_d2, poison, sigmoid};
 use crate::Float;
 use crate::backend::{Backend, Kernel, MulAdd};
 use crate::error::{Error, check_len};
@@ -233,14 +234,9 @@ where
 /// assert_eq!(d.label(1), Some(2));
 /// # Ok::<(), bilevel::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct ClassData<'a, T> {
-    features: &'a [T],
-    labels: &'a [usize],
-    dim: usize,
-}
+pub type ClassData<'a, T> = Labeled<'a, T, usize>;
 
-impl<'a, T: Float> ClassData<'a, T> {
+impl<'a, T: Float> Labeled<'a, T, usize> {
     /// Wraps `features` (`labels.len() · dim` values, row-major) and `labels`.
     ///
     /// Errors: [`Error::Empty`] if `dim == 0` or there are no labels;
@@ -252,99 +248,7 @@ impl<'a, T: Float> ClassData<'a, T> {
     /// assert_eq!(ClassData::<f64>::new(&[], &[], 3).unwrap_err(), Error::Empty { what: "labels" });
     /// ```
     pub fn new(features: &'a [T], labels: &'a [usize], dim: usize) -> Result<Self, Error> {
-        check_features("labels", features, labels.len(), dim)?;
-        Ok(ClassData { features, labels, dim })
-    }
-
-    /// Number of samples.
-    ///
-    /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
-    /// assert_eq!(ClassData::new(&[0.0f32; 4], &[0, 1], 2)?.len(), 2);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Always `false` (construction rejects empty data).
-    ///
-    /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
-    /// assert!(!ClassData::new(&[0.0f32; 2], &[0], 2)?.is_empty());
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// Number of features `d`.
-    ///
-    /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
-    /// assert_eq!(ClassData::new(&[0.0f32; 4], &[0, 1], 2)?.dim(), 2);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn dim(&self) -> usize {
-        self.dim
-    }
-
-    /// Feature row `i`, or `None` if `i >= len()`.
-    ///
-    /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
-    /// assert_eq!(ClassData::new(&[5.0f32, 6.0], &[0], 2)?.row(0), Some(&[5.0, 6.0][..]));
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn row(&self, i: usize) -> Option<&'a [T]> {
-        let start = i.checked_mul(self.dim)?;
-        self.features.get(start..start.checked_add(self.dim)?)
-    }
-
-    /// Label `i`, or `None` if `i >= len()`.
-    ///
-    /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
-    /// assert_eq!(ClassData::new(&[5.0f32, 6.0], &[3], 2)?.label(0), Some(3));
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn label(&self, i: usize) -> Option<usize> {
-        self.labels.get(i).copied()
-    }
-
-    /// All features, row-major.
-    ///
-    /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
-    /// assert_eq!(ClassData::new(&[5.0f32, 6.0], &[3], 2)?.features(), &[5.0, 6.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn features(&self) -> &'a [T] {
-        self.features
-    }
-
-    /// All labels.
-    ///
-    /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
-    /// assert_eq!(ClassData::new(&[5.0f32, 6.0], &[3], 2)?.labels(), &[3]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn labels(&self) -> &'a [usize] {
-        self.labels
-    }
-
-    fn slice(&self, range: Range<usize>) -> Option<(&'a [T], &'a [usize])> {
-        let labels = self.labels.get(range.clone())?;
-        let rows = self.features.get(range.start * self.dim..range.end * self.dim)?;
-        Some((rows, labels))
+        Labeled::checked(features, labels, dim)
     }
 
     /// `Err(IndexOutOfRange)` for the first label `>= k`.
@@ -1194,7 +1098,7 @@ mod pipeline {
     use super::{ClassData, HyperClean};
     use crate::error::{Error, check_len};
     use crate::oracles::uniform_index;
-    use crate::{Float, problems::logistic::check_features};
+    use crate::{Float, problems::data::check_features};
 
     /// Rows of the bundled digits file (`data/digits.csv.gz`).
     ///

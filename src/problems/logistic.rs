@@ -55,6 +55,8 @@ use crate::error::{Error, check_len};
 use crate::kernels::LANES;
 use crate::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder, uniform_index};
 use crate::{Float, kernels};
+
+pub use super::data::Labeled;
 use rand_core::Rng;
 
 // ---------------------------------------------------------------------------
@@ -174,29 +176,6 @@ pub(crate) fn check_batch(name: &'static str, b: usize) -> Result<(), Error> {
     if b == 0 { Err(Error::InvalidParameter { name, requirement: "at least 1" }) } else { Ok(()) }
 }
 
-/// Checks that `features.len() == n·dim`, `dim ≥ 1`, `n ≥ 1`, all finite.
-pub(crate) fn check_features<T: Float>(
-    what: &'static str,
-    features: &[T],
-    n: usize,
-    dim: usize,
-) -> Result<(), Error> {
-    if dim == 0 {
-        return Err(Error::Empty { what: "dim" });
-    }
-    if n == 0 {
-        return Err(Error::Empty { what });
-    }
-    let expected = n
-        .checked_mul(dim)
-        .ok_or(Error::InvalidParameter { name: "dim", requirement: "such that rows · dim fits in usize" })?;
-    check_len("features", expected, features.len())?;
-    if features.iter().any(|v| !v.is_finite()) {
-        return Err(Error::NonFinite { what: "features" });
-    }
-    Ok(())
-}
-
 /// The generic batch body of every GLM oracle (§9.4 "Scalar memory"): for
 /// each row `a` (with its label), the coefficient `coef(label, aᵀy, aᵀv)`, and
 /// `out ← Σ coef · a` when an output is given.
@@ -249,14 +228,9 @@ impl<T: Float, F: FnMut(T, T, T) -> T> Kernel for GlmAccumulate<'_, T, F> {
 /// assert!(BinaryData::new(&[1.0f64, 2.0], &[0.0], 2).is_err()); // label not ±1
 /// # Ok::<(), bilevel::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct BinaryData<'a, T> {
-    features: &'a [T],
-    labels: &'a [T],
-    dim: usize,
-}
+pub type BinaryData<'a, T> = Labeled<'a, T, T>;
 
-impl<'a, T: Float> BinaryData<'a, T> {
+impl<'a, T: Float> Labeled<'a, T, T> {
     /// Wraps `features` (`labels.len() · dim` values, row-major) and `labels`.
     ///
     /// Errors: [`Error::Empty`] if `dim == 0` or there are no labels;
@@ -270,107 +244,10 @@ impl<'a, T: Float> BinaryData<'a, T> {
     /// assert_eq!(err, Error::LengthMismatch { what: "features", expected: 4, found: 3 });
     /// ```
     pub fn new(features: &'a [T], labels: &'a [T], dim: usize) -> Result<Self, Error> {
-        check_features("labels", features, labels.len(), dim)?;
         if labels.iter().any(|&c| c != T::ONE && c != -T::ONE) {
             return Err(Error::InvalidParameter { name: "labels", requirement: "each -1 or +1" });
         }
-        Ok(BinaryData { features, labels, dim })
-    }
-
-    /// Number of samples.
-    ///
-    /// ```
-    /// # use bilevel::problems::logistic::BinaryData;
-    /// assert_eq!(BinaryData::new(&[0.0f64; 6], &[1.0; 3], 2)?.len(), 3);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Always `false` (construction rejects empty data); provided for
-    /// symmetry with [`len`](Self::len).
-    ///
-    /// ```
-    /// # use bilevel::problems::logistic::BinaryData;
-    /// assert!(!BinaryData::new(&[0.0f64; 2], &[1.0], 2)?.is_empty());
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// Number of features `d`.
-    ///
-    /// ```
-    /// # use bilevel::problems::logistic::BinaryData;
-    /// assert_eq!(BinaryData::new(&[0.0f64; 6], &[1.0; 3], 2)?.dim(), 2);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn dim(&self) -> usize {
-        self.dim
-    }
-
-    /// Feature row `i`, or `None` if `i >= len()`.
-    ///
-    /// ```
-    /// # use bilevel::problems::logistic::BinaryData;
-    /// let d = BinaryData::new(&[1.0f64, 2.0], &[1.0], 2)?;
-    /// assert_eq!(d.row(0), Some(&[1.0, 2.0][..]));
-    /// assert_eq!(d.row(1), None);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn row(&self, i: usize) -> Option<&'a [T]> {
-        let start = i.checked_mul(self.dim)?;
-        self.features.get(start..start.checked_add(self.dim)?)
-    }
-
-    /// Label `i` (±1), or `None` if `i >= len()`.
-    ///
-    /// ```
-    /// # use bilevel::problems::logistic::BinaryData;
-    /// assert_eq!(BinaryData::new(&[1.0f64, 2.0], &[-1.0], 2)?.label(0), Some(-1.0));
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn label(&self, i: usize) -> Option<T> {
-        self.labels.get(i).copied()
-    }
-
-    /// All features, row-major.
-    ///
-    /// ```
-    /// # use bilevel::problems::logistic::BinaryData;
-    /// assert_eq!(BinaryData::new(&[1.0f64, 2.0], &[1.0], 2)?.features(), &[1.0, 2.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn features(&self) -> &'a [T] {
-        self.features
-    }
-
-    /// All labels.
-    ///
-    /// ```
-    /// # use bilevel::problems::logistic::BinaryData;
-    /// assert_eq!(BinaryData::new(&[1.0f64, 2.0], &[1.0], 2)?.labels(), &[1.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[inline]
-    pub fn labels(&self) -> &'a [T] {
-        self.labels
-    }
-
-    /// Rows `range` as a sub-dataset (`None` if the range is empty or out of
-    /// bounds).
-    fn slice(&self, range: Range<usize>) -> Option<(&'a [T], &'a [T])> {
-        let labels = self.labels.get(range.clone())?;
-        let rows = self.features.get(range.start * self.dim..range.end * self.dim)?;
-        Some((rows, labels))
+        Labeled::checked(features, labels, dim)
     }
 
     /// Sum over rows of `ℓ(c_i a_iᵀy)` on `backend`.
