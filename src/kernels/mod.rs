@@ -12,16 +12,19 @@
 //! | `dot.rs` | [`dot`], [`sum_sq`] | reductions |
 //! | `norm.rs` | [`norm`] | §9.2 scaled norm |
 //! | `storm.rs` | [`storm_update`], [`storm_step`], [`ema_update`] | §9.1 |
+//! | `fd.rs` | [`hvp_central`], [`jvp_central`], [`central_pair`], [`Delta`] | §9.3 |
 //! | `project.rs` | [`project_ball`], [`project_ball_centered`], [`step_project`] | §9.2 |
 
 mod axpy;
 pub(crate) mod dot;
+mod fd;
 pub(crate) mod norm;
 mod project;
 pub(crate) mod storm;
 
 pub use axpy::axpy;
 pub use dot::{LANES, dot, sum_sq};
+pub use fd::{Delta, FdReport, central_pair, hvp_central, jvp_central};
 pub use norm::norm;
 pub use project::{project_ball, project_ball_centered, step_project};
 pub use storm::{ema_update, storm_step, storm_update};
