@@ -1,4 +1,5 @@
 //! Central finite differences (ALGORITHMS.md §9.3) against dense references:
+#![allow(clippy::needless_range_loop)] // dense reference loops index matrices by (i, j)
 //! random quadratics (exact up to rounding) and L2-regularized logistic
 //! regression (within the truncation-plus-rounding bound).
 
