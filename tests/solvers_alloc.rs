@@ -72,6 +72,13 @@ fn step_and_run_allocate_nothing() {
         F2sa::new_owned(F2saConfig { penalty: Penalty::benchopt(0.01), ..Default::default() }, &x0, &y0)
             .unwrap();
     let mut f3sa = F3sa::new_owned(F3saConfig::default(), &x0, &y0).unwrap();
+    let mut fdehbo = bilevel::solvers::FdeHbo::new_owned(
+        FmboConfig::new(10.0),
+        bilevel::kernels::Delta::Adaptive,
+        &x0,
+        &y0,
+    )
+    .unwrap();
 
     let n = count(|| {
         for _ in 0..50 {
@@ -79,6 +86,7 @@ fn step_and_run_allocate_nothing() {
             fmbo.step(&pb, &mut rng).unwrap();
             f2sa.step(&pb, &mut rng).unwrap();
             f3sa.step(&pb, &mut rng).unwrap();
+            fdehbo.step(&pb, &mut rng).unwrap();
         }
     });
     assert_eq!(n, 0, "step allocated {n} times");
@@ -87,6 +95,7 @@ fn step_and_run_allocate_nothing() {
         fmbo.run(&pb, &mut rng, 20, |_, _| Control::Continue).unwrap();
         f2sa.run(&pb, &mut rng, 20, |_, _| Control::Continue).unwrap();
         f3sa.run(&pb, &mut rng, 20, |_, _| Control::Continue).unwrap();
+        fdehbo.run(&pb, &mut rng, 20, |_, _| Control::Continue).unwrap();
     });
     assert_eq!(n, 0, "run allocated {n} times");
     // Stack storage works too (no_std pattern).

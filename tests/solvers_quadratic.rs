@@ -627,3 +627,78 @@ fn divergence_keeps_previous_state() {
         [s.x(), s.y(), s.z(), &[s.penalty()]].concat()
     });
 }
+
+// ---------------------------------------------------------------------------
+// FdeHBO: FMBO with central finite differences of the first-order oracles.
+
+#[test]
+fn fdehbo_exact_reaches_1e_8_and_tracks_fmbo() {
+    use bilevel::kernels::Delta;
+    use bilevel::solvers::FdeHbo;
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let g0 = hg_norm(&pb, &d.x0);
+    for delta in [Delta::Relative, Delta::Adaptive, Delta::Fixed(1e-3)] {
+        let mut s = FdeHbo::new_owned(fmbo_exact_config(), delta, &d.x0, &d.y0).unwrap();
+        let (it, sec, g) = run_to(&mut s, &pb, |x| hg_norm(&pb, x), 1e-8 * g0, 20_000, 1);
+        println!(
+            "FdeHBO exact ({delta:?}): ‖∇Φ‖/‖∇Φ0‖ = {:.2e} after {it} iterations, {:.3} ms",
+            g / g0,
+            sec * 1e3
+        );
+        assert!(g / g0 < 1e-8, "ratio {}", g / g0);
+    }
+    // On a quadratic the finite differences are exact up to rounding, so the
+    // first 50 iterates stay within a few ulps of FMBO's.
+    let mut f = FdeHbo::new_owned(fmbo_exact_config(), Delta::Relative, &d.x0, &d.y0).unwrap();
+    let mut m = Fmbo::new_owned(fmbo_exact_config(), &d.x0, &d.y0).unwrap();
+    let (mut r1, mut r2) = (Xoshiro256PlusPlus::seed_from_u64(5), Xoshiro256PlusPlus::seed_from_u64(5));
+    for _ in 0..50 {
+        f.step(&pb, &mut r1).unwrap();
+        m.step(&pb, &mut r2).unwrap();
+    }
+    for (name, a, b) in [("x", f.x(), m.x()), ("y", f.y(), m.y()), ("v", f.v(), m.v())] {
+        for (u, w) in a.iter().zip(b) {
+            assert!((u - w).abs() <= 1e-9 * (1.0 + w.abs()), "{name}: FdeHBO {u} vs FMBO {w}");
+        }
+    }
+}
+
+#[test]
+fn fdehbo_noisy_100x() {
+    use bilevel::kernels::Delta;
+    use bilevel::solvers::FdeHbo;
+    let mut cfg = FmboConfig::new(100.0);
+    let third = 1.0 / 3.0;
+    cfg.step_x = Step::Poly { c: 0.5, w: 1.0, p: third };
+    cfg.step_y = Step::Poly { c: 0.5, w: 1.0, p: third };
+    cfg.step_v = Step::Poly { c: 0.5, w: 1.0, p: third };
+    let eta = Momentum::Storm { c: 1.0, step: cfg.step_y };
+    (cfg.eta_x, cfg.eta_y, cfg.eta_v) = (eta, eta, eta);
+    noisy_check("FdeHBO", |d| FdeHbo::new_owned(cfg, Delta::Relative, &d.x0, &d.y0).unwrap(), 20_000);
+}
+
+#[test]
+fn fdehbo_bad_configuration_is_a_typed_error() {
+    use bilevel::kernels::Delta;
+    use bilevel::solvers::{FdeHbo, fmbo};
+    let d = data();
+    for bad in [0.0, -1e-3, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            FdeHbo::new_owned(fmbo_exact_config(), Delta::Fixed(bad), &d.x0, &d.y0),
+            Err(Error::InvalidParameter { name: "delta", .. })
+        ));
+    }
+    assert!(matches!(
+        FdeHbo::new(
+            FmboConfig::new(1.0),
+            Delta::Relative,
+            vec![0.0; fmbo::workspace_len(P, Q)],
+            vec![0.0; 3],
+            &d.x0,
+            &d.y0
+        ),
+        Err(Error::LengthMismatch { what: "scratch", .. })
+    ));
+    assert!(FdeHbo::new_owned(FmboConfig::new(0.0), Delta::Relative, &d.x0, &d.y0).is_err());
+}

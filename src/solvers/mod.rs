@@ -52,11 +52,13 @@ use crate::{Backend, Float};
 
 pub mod f2sa;
 pub mod f3sa;
+pub mod fdehbo;
 pub mod fmbo;
 pub mod soba;
 
 pub use f2sa::{F2sa, F2saConfig};
 pub use f3sa::{F3sa, F3saConfig};
+pub use fdehbo::FdeHbo;
 pub use fmbo::{Fmbo, FmboConfig};
 pub use soba::{Soba, SobaConfig};
 

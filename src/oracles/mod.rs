@@ -5,7 +5,7 @@
 //! - [`FirstOrder`]: `∇_x g`, `∇_y g`, `∇_x f`, `∇_y f` on a given minibatch.
 //! - [`SecondOrder`]: `∇²_yy g · v` and `∇²_xy g · v` on a given minibatch
 //!   (SOBA, SABA, FMBO). A problem with first-order oracles only gets them by
-//!   central finite differences (see the finite-difference kernels).
+//!   central finite differences through [`FiniteDifference`].
 //! - [`FiniteSum`]: the number of inner and outer minibatches and how to name
 //!   one, for SABA's memory tables and epoch sampling.
 //!
@@ -58,6 +58,9 @@
 
 use crate::Float;
 use rand_core::Rng;
+
+mod finite_difference;
+pub use finite_difference::FiniteDifference;
 
 /// Dimensions of a bilevel problem and how to draw its minibatches.
 ///
