@@ -36,12 +36,12 @@ const BATCH: usize = 32;
 const TUNING: Tuning = Tuning { inner: 0.2, outer: 3000.0, v_radius: 50.0, lambda0: 3.0 };
 
 const HELP: &str = "\
-hyperclean: data hyper-cleaning on the UCI handwritten digits with all six solvers.
+hyperclean: data hyper-cleaning on the UCI handwritten digits with every solver.
 
 USAGE: cargo run --release --example hyperclean -- [FLAGS]
 
 FLAGS:
-  --solver LIST      comma-separated subset of soba,saba,f2sa,f3sa,fdehbo,fmbo, or all (default all)
+  --solver LIST      comma-separated subset of soba,f2sa,f3sa,fdehbo,fmbo, or all (default all)
   --iters N          iterations per solver (default 20000)
   --seed S           seed of the split, the corruption and the sampling (default 0)
   --corruption F     fraction of training labels corrupted, in [0, 1) (default 0.5)

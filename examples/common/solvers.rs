@@ -3,16 +3,17 @@
 
 #![allow(dead_code)]
 
+use bilevel::kernels::Delta;
 use bilevel::oracles::{FiniteSum, SecondOrder};
 use bilevel::schedule::{Momentum, Penalty, Step};
 use bilevel::solvers::{
-    F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Soba, SobaConfig, Solver, StepReport,
+    F2sa, F2saConfig, F3sa, F3saConfig, FdeHbo, Fmbo, FmboConfig, Soba, SobaConfig, Solver, StepReport,
 };
 use bilevel::{Error, Float};
 use rand_xoshiro::rand_core::Rng;
 
 /// Solver names accepted by `--solver`, in table order.
-pub const ALL_SOLVERS: &[&str] = &["soba", "f2sa", "f3sa", "fmbo"];
+pub const ALL_SOLVERS: &[&str] = &["soba", "f2sa", "f3sa", "fdehbo", "fmbo"];
 
 /// Step sizes of one example problem. The outer steps are large because the
 /// hypergradient of a per-sample weight is O(1/n) (ALGORITHMS.md §10.3).
@@ -34,13 +35,14 @@ pub enum AnySolver<T: Float> {
     F2sa(F2sa<T, Vec<T>>),
     F3sa(F3sa<T, Vec<T>>),
     Fmbo(Fmbo<T, Vec<T>>),
+    FdeHbo(FdeHbo<T, Vec<T>, Vec<T>>),
 }
 
 /// Builds solver `name` at `x0 = 0`, `y0 = 0` for a problem with dimensions
 /// `(p, q)`.
 pub fn make_solver<T: Float>(name: &str, tuning: Tuning, p: usize, q: usize) -> Result<AnySolver<T>, Error> {
     let (x0, y0) = (vec![T::ZERO; p], vec![T::ZERO; q]);
-    let Tuning { inner, outer, v_radius, lambda0 } = tuning;
+    let Tuning { inner, outer, lambda0, .. } = tuning;
     Ok(match name {
         "soba" => AnySolver::Soba(Soba::new_owned(
             SobaConfig {
@@ -77,21 +79,23 @@ pub fn make_solver<T: Float>(name: &str, tuning: Tuning, p: usize, q: usize) -> 
             &x0,
             &y0,
         )?),
-        "fmbo" => AnySolver::Fmbo(Fmbo::new_owned(
-            FmboConfig {
-                step_x: Step::Constant(outer),
-                step_y: Step::Constant(inner),
-                step_v: Step::Constant(inner),
-                eta_x: Momentum::Constant(0.5),
-                eta_y: Momentum::Constant(0.5),
-                eta_v: Momentum::Constant(0.5),
-                v_radius: T::from_f64(v_radius),
-            },
-            &x0,
-            &y0,
-        )?),
+        "fmbo" => AnySolver::Fmbo(Fmbo::new_owned(momentum_config(tuning), &x0, &y0)?),
+        "fdehbo" => AnySolver::FdeHbo(FdeHbo::new_owned(momentum_config(tuning), Delta::Relative, &x0, &y0)?),
         _ => return Err(Error::InvalidParameter { name: "solver", requirement: "one of the known names" }),
     })
+}
+
+/// FMBO / FdeHBO configuration: constant steps, STORM weight 0.5.
+fn momentum_config<T: Float>(tuning: Tuning) -> FmboConfig<T> {
+    FmboConfig {
+        step_x: Step::Constant(tuning.outer),
+        step_y: Step::Constant(tuning.inner),
+        step_v: Step::Constant(tuning.inner),
+        eta_x: Momentum::Constant(0.5),
+        eta_y: Momentum::Constant(0.5),
+        eta_v: Momentum::Constant(0.5),
+        v_radius: T::from_f64(tuning.v_radius),
+    }
 }
 
 impl<T: Float, P: SecondOrder<T> + FiniteSum<T>> Solver<T, P> for AnySolver<T> {
@@ -101,6 +105,7 @@ impl<T: Float, P: SecondOrder<T> + FiniteSum<T>> Solver<T, P> for AnySolver<T> {
             AnySolver::F2sa(s) => s.step(problem, rng),
             AnySolver::F3sa(s) => s.step(problem, rng),
             AnySolver::Fmbo(s) => s.step(problem, rng),
+            AnySolver::FdeHbo(s) => s.step(problem, rng),
         }
     }
     fn x(&self) -> &[T] {
@@ -121,6 +126,7 @@ impl<T: Float> AnySolver<T> {
             AnySolver::F2sa(s) => s.x(),
             AnySolver::F3sa(s) => s.x(),
             AnySolver::Fmbo(s) => s.x(),
+            AnySolver::FdeHbo(s) => s.x(),
         }
     }
     pub fn y(&self) -> &[T] {
@@ -129,6 +135,7 @@ impl<T: Float> AnySolver<T> {
             AnySolver::F2sa(s) => s.y(),
             AnySolver::F3sa(s) => s.y(),
             AnySolver::Fmbo(s) => s.y(),
+            AnySolver::FdeHbo(s) => s.y(),
         }
     }
     pub fn iteration(&self) -> u64 {
@@ -137,6 +144,7 @@ impl<T: Float> AnySolver<T> {
             AnySolver::F2sa(s) => s.iteration(),
             AnySolver::F3sa(s) => s.iteration(),
             AnySolver::Fmbo(s) => s.iteration(),
+            AnySolver::FdeHbo(s) => s.iteration(),
         }
     }
 }
