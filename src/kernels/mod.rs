@@ -13,6 +13,7 @@
 //! | `norm.rs` | [`norm`] | §9.2 scaled norm |
 //! | `storm.rs` | [`storm_update`], [`storm_step`], [`ema_update`] | §9.1 |
 //! | `fd.rs` | [`hvp_central`], [`jvp_central`], [`central_pair`], [`Delta`] | §9.3 |
+//! | `saga.rs` | [`SagaTable`], [`ScalarSagaTable`] | §9.4 |
 //! | `project.rs` | [`project_ball`], [`project_ball_centered`], [`step_project`] | §9.2 |
 
 mod axpy;
@@ -20,6 +21,7 @@ pub(crate) mod dot;
 mod fd;
 pub(crate) mod norm;
 mod project;
+mod saga;
 pub(crate) mod storm;
 
 pub use axpy::axpy;
@@ -27,4 +29,5 @@ pub use dot::{LANES, dot, sum_sq};
 pub use fd::{Delta, FdReport, central_pair, hvp_central, jvp_central};
 pub use norm::norm;
 pub use project::{project_ball, project_ball_centered, step_project};
+pub use saga::{RowWeights, SagaTable, ScalarSagaTable};
 pub use storm::{ema_update, storm_step, storm_update};
