@@ -105,7 +105,7 @@ fn run<T: Float>(args: &Args) -> Result<(), String> {
     let mut rows = Vec::new();
     let mut trace: Vec<TracePoint> = Vec::new();
     for name in args.list("--solver") {
-        let mut solver = make_solver::<T>(name, TUNING, p, q).map_err(|e| format!("{name}: {e}"))?;
+        let mut solver = make_solver::<T, _>(name, TUNING, &pb, p, q).map_err(|e| format!("{name}: {e}"))?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED);
         let start = Instant::now();
         let eval = |y: &[T], t: u64, secs: f64| -> Result<TracePoint, String> {

@@ -103,4 +103,18 @@ fn step_and_run_allocate_nothing() {
         Soba::new(SobaConfig::default(), [0.0f64; bilevel::solvers::soba::workspace_len(3, 5)], &x0, &y0)
             .unwrap();
     assert_eq!(count(|| assert_eq!(s.step(&pb, &mut rng).unwrap().iteration, 0)), 0);
+
+    // SABA on the finite-sum form, including the full pass of its first step.
+    let fs = pb.with_finite_sum(6, 4).unwrap();
+    let cfg =
+        bilevel::solvers::SabaConfig { init: bilevel::solvers::SabaInit::FullPass, ..Default::default() };
+    let mut saba = bilevel::solvers::Saba::new_owned(cfg, &fs, &x0, &y0).unwrap();
+    let n = count(|| {
+        for _ in 0..50 {
+            saba.step(&fs, &mut rng).unwrap();
+        }
+        saba.run(&fs, &mut rng, 20, |_, _| Control::Continue).unwrap();
+    });
+    assert_eq!(n, 0, "SABA allocated {n} times");
+    assert_eq!(saba.iteration(), 70);
 }

@@ -702,3 +702,177 @@ fn fdehbo_bad_configuration_is_a_typed_error() {
     ));
     assert!(FdeHbo::new_owned(FmboConfig::new(0.0), Delta::Relative, &d.x0, &d.y0).is_err());
 }
+
+// ---------------------------------------------------------------------------
+// SABA: SOBA with SAGA tables on the finite-sum form of the quadratic
+// (`with_finite_sum(n, m)`: rows carry paired opposite noise, so the mean of
+// the rows is the exact problem and SAGA's variance vanishes at the optimum).
+
+fn saba_config(init: bilevel::solvers::SabaInit) -> bilevel::solvers::SabaConfig<f64> {
+    bilevel::solvers::SabaConfig {
+        step_y: Step::Constant(0.2),
+        step_x: Step::Constant(0.05),
+        v_radius: f64::INFINITY,
+        init,
+    }
+}
+
+#[test]
+fn saba_exact_reaches_1e_8() {
+    use bilevel::solvers::{Saba, SabaInit};
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap().with_finite_sum(8, 8).unwrap();
+    let g0 = hg_norm(&pb, &d.x0);
+    for init in [SabaInit::FullPass, SabaInit::Zero] {
+        let mut s = Saba::new_owned(saba_config(init), &pb, &d.x0, &d.y0).unwrap();
+        let (it, sec, g) = run_to(&mut s, &pb, |x| hg_norm(&pb, x), 1e-8 * g0, 20_000, 1);
+        println!(
+            "SABA exact ({init:?}): ‖∇Φ‖/‖∇Φ0‖ = {:.2e} after {it} iterations, {:.3} ms",
+            g / g0,
+            sec * 1e3
+        );
+        assert!(g / g0 < 1e-8, "{init:?}: ratio {}", g / g0);
+    }
+}
+
+#[test]
+fn saba_noisy_finite_sum_converges_with_constant_steps() {
+    use bilevel::solvers::{Saba, SabaInit};
+    let d = data();
+    // Noise large enough that SOBA with these constant steps stalls at a
+    // noise floor; SABA's tables remove it.
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO)
+        .unwrap()
+        .with_noise(SIGMA, SIGMA)
+        .unwrap()
+        .with_finite_sum(16, 16)
+        .unwrap();
+    let g0 = hg_norm(&pb, &d.x0);
+    let cfg = saba_config(SabaInit::FullPass);
+    for seed in SEEDS {
+        let mut s = Saba::new_owned(cfg, &pb, &d.x0, &d.y0).unwrap();
+        let (it, sec, g) = run_to(&mut s, &pb, |x| hg_norm(&pb, x), 1e-8 * g0, 40_000, seed);
+        println!(
+            "SABA noisy σ = {SIGMA}, n = m = 16, seed {seed}: ratio {:.2e} after {it} iterations ({:.1} ms)",
+            g / g0,
+            sec * 1e3
+        );
+        assert!(g <= 1e-2 * g0, "seed {seed}: final ratio {}", g / g0);
+    }
+    // The same constant steps without variance reduction stay at the noise floor.
+    let soba_cfg =
+        SobaConfig { step_y: Step::Constant(0.2), step_x: Step::Constant(0.05), ..Default::default() };
+    let mut s = Soba::new_owned(soba_cfg, &d.x0, &d.y0).unwrap();
+    let (_, _, g_soba) = run_to(&mut s, &pb, |x| hg_norm(&pb, x), 1e-8 * g0, 40_000, 11);
+    let mut s = Saba::new_owned(cfg, &pb, &d.x0, &d.y0).unwrap();
+    let (_, _, g_saba) = run_to(&mut s, &pb, |x| hg_norm(&pb, x), 0.0, 40_000, 11);
+    println!(
+        "constant steps, 40000 iterations: SOBA ratio {:.2e}, SABA ratio {:.2e}",
+        g_soba / g0,
+        g_saba / g0
+    );
+    assert!(g_saba < 1e-3 * g_soba, "SABA {g_saba} vs SOBA {g_soba}");
+}
+
+#[test]
+fn saba_first_steps_match_dense_formulas() {
+    use bilevel::solvers::{Saba, SabaInit};
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap().with_finite_sum(4, 2).unwrap();
+    let (a, bm, b) = dense(&d);
+    let bt = bm.transpose();
+    let (rho, gam) = (0.3, 0.2);
+    let cfg = bilevel::solvers::SabaConfig {
+        step_y: Step::Constant(rho),
+        step_x: Step::Constant(gam),
+        ..saba_config(SabaInit::FullPass)
+    };
+    let mut s = Saba::new_owned(cfg, &pb, &d.x0, &d.y0).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    // With a full pass and identical rows (no noise), the SAGA direction of the
+    // first two steps is the exact SOBA direction: new − M[i] + avg with
+    // M[i] = avg = the quantity at the previous point (v_0 = 0 keeps the HVP
+    // and JVP tables at their exact value 0 on step 1).
+    let (mut x, mut y, mut v) = (dv(&d.x0), dv(&d.y0), DVector::zeros(Q));
+    for _ in 0..2 {
+        let dy = &a * &y - &bm * &x;
+        let dvv = &a * &v + (&y - &b);
+        let dx = -&bt * &v + RHO * &x;
+        (y, v, x) = (&y - rho * dy, &v - rho * dvv, &x - gam * dx);
+        s.step(&pb, &mut rng).unwrap();
+        close("SABA y", s.y(), &y);
+        close("SABA v", s.v(), &v);
+        close("SABA x", s.x(), &x);
+    }
+    // Zero initialization: the first direction is the sampled quantity itself
+    // (new − 0 + 0), i.e. the exact SOBA step too.
+    let mut s = Saba::new_owned(saba_config(SabaInit::Zero), &pb, &d.x0, &d.y0).unwrap();
+    s.step(&pb, &mut rng).unwrap();
+    let (x, y) = (dv(&d.x0), dv(&d.y0));
+    close("SABA(zero) y", s.y(), &(&y - 0.2 * (&a * &y - &bm * &x)));
+    close("SABA(zero) v", s.v(), &(-0.2 * (&y - &b)));
+    close("SABA(zero) x", s.x(), &(&x - 0.05 * RHO * &x));
+}
+
+#[test]
+fn saba_errors_and_divergence() {
+    use bilevel::solvers::{Saba, SabaConfig, SabaInit};
+    let d = data();
+    let streaming = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    assert!(matches!(
+        Saba::new_owned(SabaConfig::default(), &streaming, &d.x0, &d.y0),
+        Err(Error::Empty { what: "inner samples" })
+    ));
+    let pb = streaming.with_finite_sum(4, 4).unwrap();
+    assert!(matches!(
+        Saba::new_owned(SabaConfig { v_radius: -1.0, ..Default::default() }, &pb, &d.x0, &d.y0),
+        Err(Error::InvalidParameter { name: "v_radius", .. })
+    ));
+    assert!(matches!(
+        Saba::new_owned(
+            SabaConfig { step_x: Step::Constant(f64::NAN), ..Default::default() },
+            &pb,
+            &d.x0,
+            &d.y0
+        ),
+        Err(Error::InvalidParameter { name: "step_x", .. })
+    ));
+    assert!(matches!(
+        Saba::new_owned(SabaConfig::default(), &pb, &[], &d.y0),
+        Err(Error::Empty { what: "x0" })
+    ));
+    let w = bilevel::solvers::saba::workspace_len(P, Q);
+    assert!(matches!(
+        Saba::new(SabaConfig::default(), &pb, vec![0.0; w], vec![0.0; 3], &d.x0, &d.y0),
+        Err(Error::LengthMismatch { what: "tables", .. })
+    ));
+    // A problem with other row counts than at construction is refused before any write.
+    let other = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap().with_finite_sum(6, 4).unwrap();
+    let mut s = Saba::new_owned(SabaConfig::default(), &pb, &d.x0, &d.y0).unwrap();
+    let e = s.step(&other, &mut Xoshiro256PlusPlus::seed_from_u64(0)).unwrap_err();
+    assert_eq!(e, Error::LengthMismatch { what: "inner samples", expected: 4, found: 6 });
+    assert_eq!(s.iteration(), 0);
+    // Diverging run: typed error, state intact, for both initializations.
+    let big = Step::Constant(1e3);
+    for init in [SabaInit::Zero, SabaInit::FullPass] {
+        let cfg = SabaConfig { step_y: big, step_x: big, v_radius: f64::INFINITY, init };
+        let mut s = Saba::new_owned(cfg, &pb, &d.x0, &d.y0).unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut failed = false;
+        for _ in 0..10_000 {
+            let before = [s.x(), s.y(), s.v()].concat();
+            let it = s.iteration();
+            match s.step(&pb, &mut rng) {
+                Ok(_) => {}
+                Err(Error::Diverged { iteration, .. }) => {
+                    assert_eq!((iteration, s.iteration()), (it, it));
+                    assert_eq!(before, [s.x(), s.y(), s.v()].concat());
+                    failed = true;
+                    break;
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(failed, "{init:?}: never diverged");
+    }
+}

@@ -7,13 +7,14 @@ use bilevel::kernels::Delta;
 use bilevel::oracles::{FiniteSum, SecondOrder};
 use bilevel::schedule::{Momentum, Penalty, Step};
 use bilevel::solvers::{
-    F2sa, F2saConfig, F3sa, F3saConfig, FdeHbo, Fmbo, FmboConfig, Soba, SobaConfig, Solver, StepReport,
+    F2sa, F2saConfig, F3sa, F3saConfig, FdeHbo, Fmbo, FmboConfig, Saba, SabaConfig, SabaInit, Soba,
+    SobaConfig, Solver, StepReport,
 };
 use bilevel::{Error, Float};
 use rand_xoshiro::rand_core::Rng;
 
 /// Solver names accepted by `--solver`, in table order.
-pub const ALL_SOLVERS: &[&str] = &["soba", "f2sa", "f3sa", "fdehbo", "fmbo"];
+pub const ALL_SOLVERS: &[&str] = &["soba", "saba", "f2sa", "f3sa", "fdehbo", "fmbo"];
 
 /// Step sizes of one example problem. The outer steps are large because the
 /// hypergradient of a per-sample weight is O(1/n) (ALGORITHMS.md §10.3).
@@ -32,15 +33,22 @@ pub struct Tuning {
 /// Any of the solvers on owned storage.
 pub enum AnySolver<T: Float> {
     Soba(Soba<T, Vec<T>>),
+    Saba(Saba<T, Vec<T>, Vec<T>>),
     F2sa(F2sa<T, Vec<T>>),
     F3sa(F3sa<T, Vec<T>>),
     Fmbo(Fmbo<T, Vec<T>>),
     FdeHbo(FdeHbo<T, Vec<T>, Vec<T>>),
 }
 
-/// Builds solver `name` at `x0 = 0`, `y0 = 0` for a problem with dimensions
-/// `(p, q)`.
-pub fn make_solver<T: Float>(name: &str, tuning: Tuning, p: usize, q: usize) -> Result<AnySolver<T>, Error> {
+/// Builds solver `name` at `x0 = 0`, `y0 = 0` for `problem` with dimensions
+/// `(p, q)` (SABA sizes its tables from the problem's finite sum).
+pub fn make_solver<T: Float, P: FiniteSum<T>>(
+    name: &str,
+    tuning: Tuning,
+    problem: &P,
+    p: usize,
+    q: usize,
+) -> Result<AnySolver<T>, Error> {
     let (x0, y0) = (vec![T::ZERO; p], vec![T::ZERO; q]);
     let Tuning { inner, outer, lambda0, .. } = tuning;
     Ok(match name {
@@ -50,6 +58,18 @@ pub fn make_solver<T: Float>(name: &str, tuning: Tuning, p: usize, q: usize) -> 
                 step_x: Step::Constant(outer),
                 v_radius: T::INFINITY_T,
             },
+            &x0,
+            &y0,
+        )?),
+        // SABA: constant steps (its theory and benchopt), a full pass at the start.
+        "saba" => AnySolver::Saba(Saba::new_owned(
+            SabaConfig {
+                step_y: Step::Constant(inner),
+                step_x: Step::Constant(outer),
+                v_radius: T::INFINITY_T,
+                init: SabaInit::FullPass,
+            },
+            problem,
             &x0,
             &y0,
         )?),
@@ -102,6 +122,7 @@ impl<T: Float, P: SecondOrder<T> + FiniteSum<T>> Solver<T, P> for AnySolver<T> {
     fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
         match self {
             AnySolver::Soba(s) => s.step(problem, rng),
+            AnySolver::Saba(s) => s.step(problem, rng),
             AnySolver::F2sa(s) => s.step(problem, rng),
             AnySolver::F3sa(s) => s.step(problem, rng),
             AnySolver::Fmbo(s) => s.step(problem, rng),
@@ -123,6 +144,7 @@ impl<T: Float> AnySolver<T> {
     pub fn x(&self) -> &[T] {
         match self {
             AnySolver::Soba(s) => s.x(),
+            AnySolver::Saba(s) => s.x(),
             AnySolver::F2sa(s) => s.x(),
             AnySolver::F3sa(s) => s.x(),
             AnySolver::Fmbo(s) => s.x(),
@@ -132,6 +154,7 @@ impl<T: Float> AnySolver<T> {
     pub fn y(&self) -> &[T] {
         match self {
             AnySolver::Soba(s) => s.y(),
+            AnySolver::Saba(s) => s.y(),
             AnySolver::F2sa(s) => s.y(),
             AnySolver::F3sa(s) => s.y(),
             AnySolver::Fmbo(s) => s.y(),
@@ -141,6 +164,7 @@ impl<T: Float> AnySolver<T> {
     pub fn iteration(&self) -> u64 {
         match self {
             AnySolver::Soba(s) => s.iteration(),
+            AnySolver::Saba(s) => s.iteration(),
             AnySolver::F2sa(s) => s.iteration(),
             AnySolver::F3sa(s) => s.iteration(),
             AnySolver::Fmbo(s) => s.iteration(),

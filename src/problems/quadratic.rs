@@ -38,7 +38,7 @@
 //! ```
 
 use crate::error::{Error, check_len};
-use crate::oracles::{FirstOrder, Problem, SecondOrder};
+use crate::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder, uniform_index};
 use crate::{Backend, Float};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -76,6 +76,8 @@ pub struct Quadratic<'a, T> {
     rho: T,
     sigma_g: T,
     sigma_f: T,
+    /// `(n, m)` rows of the finite-sum version; `(0, 0)`: streaming.
+    rows: (usize, usize),
     backend: Backend,
 }
 
@@ -133,7 +135,18 @@ impl<'a, T: Float> Quadratic<'a, T> {
         if !(rho.is_finite() && rho >= T::ZERO) {
             return Err(Error::InvalidParameter { name: "rho", requirement: "finite and >= 0" });
         }
-        Ok(Quadratic { a, bm, b, p, q, rho, sigma_g: T::ZERO, sigma_f: T::ZERO, backend: Backend::detect() })
+        Ok(Quadratic {
+            a,
+            bm,
+            b,
+            p,
+            q,
+            rho,
+            sigma_g: T::ZERO,
+            sigma_f: T::ZERO,
+            rows: (0, 0),
+            backend: Backend::detect(),
+        })
     }
 
     /// The same problem with additive noise of standard deviation `sigma_g`
@@ -159,6 +172,36 @@ impl<'a, T: Float> Quadratic<'a, T> {
             }
         }
         Ok(Quadratic { sigma_g, sigma_f, ..self })
+    }
+
+    /// The finite-sum version (§10.1 "Stochastic versions", for SABA): `n`
+    /// inner and `m` outer rows, each row's oracles the exact ones plus its
+    /// own fixed noise, rows paired with opposite noise so the mean over the
+    /// rows is exactly the noise-free problem. Sampling draws a uniform row.
+    ///
+    /// Errors: [`Error::InvalidParameter`] unless `n` and `m` are even and
+    /// at least 2.
+    ///
+    /// ```
+    /// use bilevel::oracles::{FiniteSum, FirstOrder};
+    /// use bilevel::problems::quadratic::Quadratic;
+    /// let pb = Quadratic::new(&[1.0f64], &[1.0], &[0.0], 1, 0.0)?.with_noise(0.3, 0.0)?.with_finite_sum(4, 2)?;
+    /// let mut mean = 0.0;
+    /// for i in 0..pb.n_inner() {
+    ///     let mut g = [0.0];
+    ///     pb.grad_g(&[0.0], &[2.0], &pb.inner_batch(i), None, Some(&mut g));
+    ///     mean += g[0] * pb.inner_weight(i);
+    /// }
+    /// assert!((mean - 2.0).abs() < 1e-15); // A y − B x, the noise cancels
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn with_finite_sum(self, n: usize, m: usize) -> Result<Self, Error> {
+        for (name, r) in [("n", n), ("m", m)] {
+            if r < 2 || r % 2 != 0 {
+                return Err(Error::InvalidParameter { name, requirement: "even and >= 2" });
+            }
+        }
+        Ok(Quadratic { rows: (n, m), ..self })
     }
 
     /// `ρ`.
@@ -461,6 +504,9 @@ impl<'a, T: Float> Quadratic<'a, T> {
         if sigma == T::ZERO {
             return;
         }
+        // The top bit of the seed flips the sign (a finite sum's paired rows).
+        let sigma = if seed >> 63 == 1 { -sigma } else { sigma };
+        let seed = seed & !(1u64 << 63);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut spare: Option<f64> = None;
         for o in out.iter_mut() {
@@ -553,11 +599,43 @@ impl<T: Float> Problem<T> for Quadratic<'_, T> {
     }
     #[inline]
     fn sample_inner<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
-        rng.next_u64()
+        match self.rows.0 {
+            0 => rng.next_u64(),
+            n => row_seed(uniform_index(rng, n), n, 0),
+        }
     }
     #[inline]
     fn sample_outer<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
-        rng.next_u64()
+        match self.rows.1 {
+            0 => rng.next_u64(),
+            m => row_seed(uniform_index(rng, m), m, 1),
+        }
+    }
+}
+
+/// Seed of row `r` of `n`: rows `r` and `r + n/2` share a noise stream with
+/// opposite signs (top bit), so the mean over the rows is noise-free.
+fn row_seed(r: usize, n: usize, side: u64) -> u64 {
+    let half = n / 2;
+    let pair = (r % half) as u64;
+    let sign = if r >= half { 1u64 << 63 } else { 0 };
+    (pair.wrapping_mul(0xD134_2543_DE82_EF95) ^ side.wrapping_mul(0x2545_F491_4F6C_DD1D)) & !(1u64 << 63)
+        | sign
+}
+
+impl<T: Float> FiniteSum<T> for Quadratic<'_, T> {
+    /// `n` of [`Quadratic::with_finite_sum`] (0 for the streaming problem).
+    fn n_inner(&self) -> usize {
+        self.rows.0
+    }
+    fn n_outer(&self) -> usize {
+        self.rows.1
+    }
+    fn inner_batch(&self, i: usize) -> u64 {
+        row_seed(i, self.rows.0.max(2), 0)
+    }
+    fn outer_batch(&self, j: usize) -> u64 {
+        row_seed(j, self.rows.1.max(2), 1)
     }
 }
 

@@ -54,12 +54,14 @@ pub mod f2sa;
 pub mod f3sa;
 pub mod fdehbo;
 pub mod fmbo;
+pub mod saba;
 pub mod soba;
 
 pub use f2sa::{F2sa, F2saConfig};
 pub use f3sa::{F3sa, F3saConfig};
 pub use fdehbo::FdeHbo;
 pub use fmbo::{Fmbo, FmboConfig};
+pub use saba::{Saba, SabaConfig, SabaInit};
 pub use soba::{Soba, SobaConfig};
 
 /// What one iteration did (the step sizes actually used).
