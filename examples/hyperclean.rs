@@ -11,22 +11,21 @@
 //! `out/hyperclean`).
 
 use std::io::Read as _;
-use std::time::Instant;
 
 use bilevel::Float;
 use bilevel::oracles::Problem;
 use bilevel::problems::hyperclean::{CleaningData, HyperClean, detection_scores, parse_digits};
-use bilevel::solvers::{Control, Solver};
-use rand_xoshiro::Xoshiro256PlusPlus;
-use rand_xoshiro::rand_core::SeedableRng;
 
+#[path = "common/driver.rs"]
+mod driver;
 #[path = "common/report.rs"]
 mod report;
 #[path = "common/solvers.rs"]
 mod solvers;
 
-use report::{Args, Flag, Row, TracePoint};
-use solvers::{ALL_SOLVERS, Tuning, make_solver};
+use driver::Metrics;
+use report::{Args, Columns, Flag};
+use solvers::{ALL_SOLVERS, Tuning};
 
 const K: usize = 10;
 const N_TRAIN: usize = 1000;
@@ -41,7 +40,7 @@ hyperclean: data hyper-cleaning on the UCI handwritten digits with every solver.
 USAGE: cargo run --release --example hyperclean -- [FLAGS]
 
 FLAGS:
-  --solver LIST      comma-separated subset of soba,f2sa,f3sa,fdehbo,fmbo, or all (default all)
+  --solver LIST      comma-separated subset of soba,saba,f2sa,f3sa,fdehbo,fmbo, or all (default all)
   --iters N          iterations per solver (default 20000)
   --seed S           seed of the split, the corruption and the sampling (default 0)
   --corruption F     fraction of training labels corrupted, in [0, 1) (default 0.5)
@@ -101,69 +100,21 @@ fn run<T: Float>(args: &Args) -> Result<(), String> {
         T::NAME
     );
 
-    let every = (iters / 40).max(1);
-    let mut rows = Vec::new();
-    let mut trace: Vec<TracePoint> = Vec::new();
-    for name in args.list("--solver") {
-        let mut solver = make_solver::<T, _>(name, TUNING, &pb, p, q).map_err(|e| format!("{name}: {e}"))?;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED);
-        let start = Instant::now();
-        let eval = |y: &[T], t: u64, secs: f64| -> Result<TracePoint, String> {
-            let val_loss = pb.mean_cross_entropy(y, pb.val()).map_err(|e| e.to_string())?.to_f64();
-            let test_acc = pb.accuracy(y, test).map_err(|e| e.to_string())?;
-            Ok(TracePoint { solver: name, iteration: t, seconds: secs, val_loss, test_acc })
-        };
-        let first = eval(solver.y(), 0, 0.0)?;
-        report::progress(&first);
-        trace.push(first);
-        // Evaluation time is excluded from the reported solver time.
-        let mut eval_secs = 0.0;
-        let mut failure = None;
-        let summary = solver.run(&pb, &mut rng, iters, |s, r| {
-            let t = r.iteration + 1;
-            if t % every == 0 || t == iters {
-                let e0 = Instant::now();
-                let secs = start.elapsed().as_secs_f64() - eval_secs;
-                match eval(s.y(), t, secs) {
-                    Ok(pt) => {
-                        if t % (every * 4) == 0 || t == iters {
-                            report::progress(&pt);
-                        }
-                        trace.push(pt);
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        return Control::Stop;
-                    }
-                }
-                eval_secs += e0.elapsed().as_secs_f64();
-            }
-            Control::Continue
-        });
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let secs = start.elapsed().as_secs_f64() - eval_secs;
-        let (done, status) = match summary {
-            Ok(s) => (s.iterations, "ok".to_string()),
-            Err(e) => (solver.iteration(), format!("stopped: {e}")),
-        };
-        let last = eval(solver.y(), done, secs)?;
-        let det = detection_scores(solver.x(), &exp.corrupted).map_err(|e| e.to_string())?;
-        rows.push(Row {
-            solver: name,
-            iterations: done,
-            seconds: secs,
-            val_loss: last.val_loss,
-            test_acc: last.test_acc,
-            precision: det.precision(),
-            recall: det.recall(),
-            status,
-        });
-    }
-    report::table(&rows, "precision/recall: sigma(x_i) < 0.5 against the true corruption mask");
+    let columns =
+        Columns { accuracy: "test accuracy", loss: "cross-entropy", extra: ["precision", "recall"] };
+    let eval = |y: &[T]| -> Result<(f64, f64), String> {
+        let val_loss = pb.mean_cross_entropy(y, pb.val()).map_err(|e| e.to_string())?.to_f64();
+        Ok((val_loss, pb.accuracy(y, test).map_err(|e| e.to_string())?))
+    };
+    let extra = |x: &[T], _: &[T]| -> Result<[String; 2], String> {
+        let det = detection_scores(x, &exp.corrupted).map_err(|e| e.to_string())?;
+        Ok([report::pct(det.precision()), report::pct(det.recall())])
+    };
+    let metrics = Metrics { columns, eval: &eval, extra: &extra };
+    let (rows, trace) = driver::run_solvers(&args.list("--solver"), iters, seed, &pb, TUNING, &metrics)?;
+    report::table(&rows, &columns, "precision/recall: sigma(x_i) < 0.5 against the true corruption mask");
     let dir = std::path::PathBuf::from(args.path("--out"));
-    let (csv, svg) = report::write_outputs(&dir, &trace, "Data hyper-cleaning (digits)")?;
+    let (csv, svg) = report::write_outputs(&dir, &trace, "Data hyper-cleaning (digits)", &columns)?;
     println!("wrote {}\nwrote {}", csv.display(), svg.display());
     Ok(())
 }

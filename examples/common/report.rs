@@ -190,14 +190,26 @@ pub struct TracePoint {
     pub test_acc: f64,
 }
 
+/// What an example's metrics are called.
+#[derive(Clone, Copy, Debug)]
+pub struct Columns {
+    /// The accuracy column (`test accuracy`, ...).
+    pub accuracy: &'static str,
+    /// The loss axis of the plot (`cross-entropy`, ...).
+    pub loss: &'static str,
+    /// Two problem-specific columns of the final table.
+    pub extra: [&'static str; 2],
+}
+
 /// Prints one progress line.
-pub fn progress(p: &TracePoint) {
+pub fn progress(p: &TracePoint, cols: &Columns) {
     println!(
-        "  {:<7} iter {:>6}  {:>7.3} s  validation loss {:.4}  test accuracy {:5.1}%",
+        "  {:<7} iter {:>6}  {:>7.3} s  validation loss {:.4}  {} {:5.1}%",
         p.solver,
         p.iteration,
         p.seconds,
         p.val_loss,
+        cols.accuracy,
         100.0 * p.test_acc
     );
 }
@@ -209,20 +221,22 @@ pub struct Row {
     pub seconds: f64,
     pub val_loss: f64,
     pub test_acc: f64,
-    pub precision: Option<f64>,
-    pub recall: Option<f64>,
+    /// The two problem-specific columns, formatted.
+    pub extra: [String; 2],
     pub status: String,
 }
 
-fn pct(x: Option<f64>) -> String {
+/// A fraction as a percentage, or `n/a`.
+pub fn pct(x: Option<f64>) -> String {
     x.map_or("n/a".into(), |v| format!("{:.1}%", 100.0 * v))
 }
 
 /// Prints the final table (Markdown, so it can be pasted into a README).
-pub fn table(rows: &[Row], note: &str) {
+pub fn table(rows: &[Row], cols: &Columns, note: &str) {
     println!();
     println!(
-        "| solver | iterations | time (s) | validation loss | test accuracy | precision | recall | status |"
+        "| solver | iterations | time (s) | validation loss | {} | {} | {} | status |",
+        cols.accuracy, cols.extra[0], cols.extra[1]
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---|");
     for r in rows {
@@ -233,8 +247,8 @@ pub fn table(rows: &[Row], note: &str) {
             r.seconds,
             r.val_loss,
             100.0 * r.test_acc,
-            pct(r.precision),
-            pct(r.recall),
+            r.extra[0],
+            r.extra[1],
             r.status
         );
     }
@@ -243,10 +257,15 @@ pub fn table(rows: &[Row], note: &str) {
 }
 
 /// Writes `trace.csv` and `plot.svg` into `dir`; returns their paths.
-pub fn write_outputs(dir: &Path, trace: &[TracePoint], title: &str) -> Result<(PathBuf, PathBuf), String> {
+pub fn write_outputs(
+    dir: &Path,
+    trace: &[TracePoint],
+    title: &str,
+    cols: &Columns,
+) -> Result<(PathBuf, PathBuf), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let csv_path = dir.join("trace.csv");
-    let mut csv = String::from("solver,iteration,seconds,val_loss,test_accuracy\n");
+    let mut csv = format!("solver,iteration,seconds,val_loss,{}\n", cols.accuracy.replace(' ', "_"));
     for p in trace {
         let _ = writeln!(
             csv,
@@ -256,11 +275,16 @@ pub fn write_outputs(dir: &Path, trace: &[TracePoint], title: &str) -> Result<(P
     }
     std::fs::write(&csv_path, csv).map_err(|e| format!("cannot write {}: {e}", csv_path.display()))?;
     let svg_path = dir.join("plot.svg");
-    plot(&svg_path, trace, title).map_err(|e| format!("cannot write {}: {e}", svg_path.display()))?;
+    plot(&svg_path, trace, title, cols).map_err(|e| format!("cannot write {}: {e}", svg_path.display()))?;
     Ok((csv_path, svg_path))
 }
 
-fn plot(path: &Path, trace: &[TracePoint], title: &str) -> Result<(), Box<dyn std::error::Error>> {
+fn plot(
+    path: &Path,
+    trace: &[TracePoint],
+    title: &str,
+    cols: &Columns,
+) -> Result<(), Box<dyn std::error::Error>> {
     use plotters::prelude::*;
     let mut solvers: Vec<&str> = Vec::new();
     for p in trace {
@@ -290,9 +314,9 @@ fn plot(path: &Path, trace: &[TracePoint], title: &str) -> Result<(), Box<dyn st
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..t_max * 1.02, (l_min - pad)..(l_max + pad))?;
-    loss.configure_mesh().x_desc("solver time (s)").y_desc("cross-entropy").draw()?;
+    loss.configure_mesh().x_desc("solver time (s)").y_desc(cols.loss).draw()?;
     let mut acc = ChartBuilder::on(&right)
-        .caption("test accuracy", ("sans-serif", 16))
+        .caption(cols.accuracy, ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
