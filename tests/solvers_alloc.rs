@@ -117,4 +117,17 @@ fn step_and_run_allocate_nothing() {
     });
     assert_eq!(n, 0, "SABA allocated {n} times");
     assert_eq!(saba.iteration(), 70);
+
+    // SABA with scalar tables on the logistic problem (single-sample rows).
+    let data = bilevel::problems::logistic::LogisticDataset::<f64>::synthetic(0, 50, 30, 4, 0.3).unwrap();
+    let lp = data.problem(1, 1).unwrap();
+    let mut glm = bilevel::solvers::SabaGlm::new_owned(cfg, &lp, &[0.0; 4], &[0.0; 4]).unwrap();
+    let n = count(|| {
+        for _ in 0..50 {
+            glm.step(&lp, &mut rng).unwrap();
+        }
+        glm.run(&lp, &mut rng, 20, |_, _| Control::Continue).unwrap();
+    });
+    assert_eq!(n, 0, "SabaGlm allocated {n} times");
+    assert_eq!(glm.iteration(), 70);
 }

@@ -424,6 +424,20 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> ScalarSagaTable<T, S> {
         Ok(self)
     }
 
+    /// A view of a table already laid out in `storage` (no checks, no
+    /// zeroing), as [`SagaTable`]'s. The caller guarantees
+    /// `storage.len() >= storage_len(n, d, k)` and `n, d, k > 0`.
+    pub(crate) fn attach(
+        storage: S,
+        n: usize,
+        d: usize,
+        k: usize,
+        weights: RowWeights,
+        backend: Backend,
+    ) -> Self {
+        ScalarSagaTable { storage, n, d, k, weights, backend, _t: core::marker::PhantomData }
+    }
+
     /// The SAGA step for sample `i` with fresh coefficients `new` (length
     /// `k`) and its feature row `feature` (length `d`):
     /// `dir ← feature ⊗ (new − s_i) + avg` (length `d·k`, index `f·k + c`),

@@ -60,7 +60,9 @@ use crate::Float;
 use rand_core::Rng;
 
 mod finite_difference;
+mod glm;
 pub use finite_difference::FiniteDifference;
+pub use glm::Glm;
 
 /// Dimensions of a bilevel problem and how to draw its minibatches.
 ///

@@ -1121,3 +1121,41 @@ mod synthetic {
         }
     }
 }
+
+/// Scalar-memory structure for [`SabaGlm`](crate::solvers::SabaGlm): `s_i`,
+/// `u_i`, `t_j` are [`inner_grad_coef`](LogisticHyper::inner_grad_coef),
+/// [`inner_hvp_coef`](LogisticHyper::inner_hvp_coef),
+/// [`outer_grad_coef`](LogisticHyper::outer_grad_coef); the regularizer and
+/// the whole cross term are exact (§10.2 "Scalar SAGA memory").
+impl<T: Float> crate::oracles::Glm<T> for LogisticHyper<'_, T> {
+    fn glm_n_inner(&self) -> usize {
+        self.train.len()
+    }
+    fn glm_n_outer(&self) -> usize {
+        self.val.len()
+    }
+    fn glm_inner_row(&self, i: usize) -> &[T] {
+        self.train.row(i).unwrap_or(&[])
+    }
+    fn glm_outer_row(&self, j: usize) -> &[T] {
+        self.val.row(j).unwrap_or(&[])
+    }
+    fn glm_inner_coefs(&self, y: &[T], v: &[T], i: usize) -> (T, T) {
+        let s = self.inner_grad_coef(y, i).unwrap_or(T::NAN_T);
+        let u = self.inner_hvp_coef(y, v, i).unwrap_or(T::NAN_T);
+        (s, u)
+    }
+    fn glm_outer_coef(&self, y: &[T], j: usize) -> T {
+        self.outer_grad_coef(y, j).unwrap_or(T::NAN_T)
+    }
+    fn glm_exact(&self, x: &[T], y: &[T], v: &[T], ry: &mut [T], rv: &mut [T], rx: &mut [T]) {
+        let ok = self.reg_grad_y(x, y, ry).is_ok()
+            && self.reg_hvp(x, v, rv).is_ok()
+            && self.reg_jvp(x, y, v, rx).is_ok();
+        if !ok {
+            for o in [ry, rv, rx] {
+                o.fill(T::NAN_T);
+            }
+        }
+    }
+}

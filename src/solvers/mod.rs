@@ -55,6 +55,7 @@ pub mod f3sa;
 pub mod fdehbo;
 pub mod fmbo;
 pub mod saba;
+pub mod saba_glm;
 pub mod soba;
 
 pub use f2sa::{F2sa, F2saConfig};
@@ -62,6 +63,7 @@ pub use f3sa::{F3sa, F3saConfig};
 pub use fdehbo::FdeHbo;
 pub use fmbo::{Fmbo, FmboConfig};
 pub use saba::{Saba, SabaConfig, SabaInit};
+pub use saba_glm::SabaGlm;
 pub use soba::{Soba, SobaConfig};
 
 /// What one iteration did (the step sizes actually used).
