@@ -876,3 +876,26 @@ fn saba_errors_and_divergence() {
         assert!(failed, "{init:?}: never diverged");
     }
 }
+
+#[test]
+fn resume_after_divergence_from_the_last_finite_state() {
+    // A run with a step far too large stops with a typed error; the caller
+    // restarts from the kept finite (x, y) with a sane step and converges.
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let g0 = hg_norm(&pb, &d.x0);
+    let big = Step::Constant(50.0);
+    let mut s =
+        Soba::new_owned(SobaConfig { step_y: big, step_x: big, ..Default::default() }, &d.x0, &d.y0).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+    let err = s.run(&pb, &mut rng, 100_000, |_, _| Control::Continue).unwrap_err();
+    assert!(matches!(err, Error::Diverged { .. }), "{err:?}");
+    let (x, y) = (s.x().to_vec(), s.y().to_vec());
+    assert!(x.iter().chain(&y).all(|v| v.is_finite()));
+    println!("SOBA with step 50: {err} (‖x‖∞ = {:.1e})", x.iter().fold(0.0f64, |m, v| m.max(v.abs())));
+    let good = SobaConfig { step_y: Step::Constant(0.2), step_x: Step::Constant(0.05), ..Default::default() };
+    let mut r = Soba::new_owned(good, &x, &y).unwrap();
+    let (it, _, g) = run_to(&mut r, &pb, |x| hg_norm(&pb, x), 1e-8 * g0, 200_000, 1);
+    println!("resumed: ‖∇Φ‖/‖∇Φ(x0)‖ = {:.2e} after {it} iterations", g / g0);
+    assert!(g < 1e-8 * g0);
+}
