@@ -294,7 +294,8 @@ mod tests {
             assert!((s.at(t) - 0.1 / ((t + 1) as f64).sqrt()).abs() < 1e-16);
         }
         let s = Step::Poly { c: 3.0, w: 2.0, p: 2.0 };
-        assert_eq!(s.at(1), 3.0 / 9.0);
+        // powf is not guaranteed to be correctly rounded (Miri perturbs it): a few ulps.
+        assert!((s.at(1) - 3.0 / 9.0).abs() <= 4.0 * f64::EPSILON / 3.0);
     }
 
     #[test]

@@ -338,7 +338,10 @@ fn noisy_check<S: Solver<f64, Quadratic<'static, f64>>>(name: &str, make: impl F
 
 #[test]
 fn soba_noisy_100x() {
-    let cfg = SobaConfig { step_y: Step::poly(0.5, 0.5), step_x: Step::poly(0.5, 0.5), ..Default::default() };
+    // Inner step twice the outer one: y and v track their targets closely
+    // enough that the decreasing steps average the noise out (worst final
+    // ratio 4.8e-3 over 8 seeds; with equal steps 0.5 one seed ends at 1.2e-2).
+    let cfg = SobaConfig { step_y: Step::poly(1.0, 0.5), step_x: Step::poly(0.5, 0.5), ..Default::default() };
     noisy_check("SOBA", |d| Soba::new_owned(cfg, &d.x0, &d.y0).unwrap(), 20_000);
 }
 
