@@ -188,6 +188,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
             return Err(Error::Empty { what: "outer samples" });
         }
         let core = Core::new(&LAYOUT, storage, x0, y0)?;
+        core.check_problem(problem)?;
         let need = tables_len(x0.len(), y0.len(), n, m);
         let buf = tables.as_mut();
         if buf.len() < need {

@@ -92,7 +92,8 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
     /// starting at `x0`, `y0`, `v_0 = 0`.
     ///
     /// Errors: the config's errors; [`Error::Empty`] if the problem has no
-    /// samples or `x0`/`y0` is empty; [`Error::LengthMismatch`] for
+    /// samples or `x0`/`y0` is empty; [`Error::LengthMismatch`] if `x0`, `y0` do not
+    /// match the problem's dimensions, or for
     /// `storage` or a `tables` buffer shorter than [`tables_len`].
     pub fn new<P: Glm<T>>(
         config: SabaConfig<T>,
@@ -111,6 +112,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
             return Err(Error::Empty { what: "outer samples" });
         }
         let core = Core::new(&LAYOUT, storage, x0, y0)?;
+        core.check_problem(problem)?;
         let need = tables_len(y0.len(), n, m);
         let buf = tables.as_mut();
         if buf.len() < need {
