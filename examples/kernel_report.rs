@@ -145,7 +145,13 @@ fn backends(
     }
 }
 
+/// Kernels measured by [`measure`] (the streaming ones).
+const STREAMING: [&str; 7] = ["storm", "storm_step", "ema", "axpy", "dot", "norm", "project"];
+
 fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
+    if opts.only.as_deref().is_some_and(|o| !STREAMING.contains(&o)) {
+        return;
+    }
     let dtype = T::NAME;
     let es = core::mem::size_of::<T>() as f64;
     for n in sizes(opts.quick) {
@@ -460,6 +466,433 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
     }
 }
 
+/// FD Hessian-vector product with a cheap diagonal oracle (its cost is the
+/// oracle's: two gradient calls), and the SAGA table updates.
+fn measure_fd_saga<T: Float + nalgebra::RealField>(opts: &Opts) {
+    use bilevel::kernels::{Delta, RowWeights, SagaTable, ScalarSagaTable};
+    let dtype = T::NAME;
+    let es = core::mem::size_of::<T>() as f64;
+    let want = |k: &str| opts.only.as_deref().is_none_or(|o| o == k);
+    if want("fd_hvp") {
+        for n in [64usize, 1000, 1 << 16] {
+            let bud = budget(n, opts.quick);
+            let (y, v, diag) = (fill::<T>(n, 1), fill::<T>(n, 2), fill::<T>(n, 3));
+            let (b, c) = (fill::<T>(n, 4), fill::<T>(n, 5));
+            let mut a = vec![T::ZERO; n];
+            let s = f::<T>(0.5);
+            let triad_ns = best_time(
+                || {
+                    for ((a, &b), &c) in a.iter_mut().zip(&b).zip(&c) {
+                        *a = b + s * c;
+                    }
+                    black_box(&mut a);
+                },
+                n,
+                bud,
+            );
+            let oracle = |p: &[T], out: &mut [T]| {
+                for ((o, &pi), &di) in out.iter_mut().zip(p).zip(&diag) {
+                    *o = di * pi;
+                }
+            };
+            let mut out = vec![T::ZERO; n];
+            let mut scratch = vec![T::ZERO; Delta::<T>::Relative.scratch_len(n, n)];
+            let d = f::<T>(1.0 / 1024.0);
+            let naive = best_time(
+                || {
+                    let (p, m) = scratch.split_at_mut(n);
+                    for i in 0..n {
+                        p[i] = y[i] + d * v[i];
+                    }
+                    oracle(p, &mut out);
+                    for i in 0..n {
+                        p[i] = y[i] - d * v[i];
+                    }
+                    oracle(p, &mut m[..n]);
+                    for i in 0..n {
+                        out[i] = (out[i] - m[i]) / (d + d);
+                    }
+                    black_box(&mut out);
+                },
+                n,
+                bud,
+            );
+            // Nominal traffic: two points formed (read y, v, write p: 3 each),
+            // two oracle calls (read p, diag, write g: 3 each), one difference
+            // (read 2, write 1): 15 vectors.
+            let l = Line { kernel: "fd_hvp", dtype, n, bytes_per_elem: 15.0 * es };
+            backends(
+                &l,
+                (triad_ns, 3.0 * es),
+                naive,
+                None,
+                |bk| {
+                    bk.hvp_central(oracle, &y, &v, Delta::Relative, &mut scratch, &mut out).unwrap();
+                    black_box(&mut out);
+                },
+                opts.quick,
+            );
+        }
+    }
+    let (rows, d) = (49_990usize, 22usize);
+    let idx: Vec<usize> =
+        (0..4096u64).map(|k| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20) as usize % rows).collect();
+    let newrow = fill::<T>(d, 10);
+    let mut dir = vec![T::ZERO; d];
+    let bud = budget(1000, opts.quick);
+    if want("saga_dense") {
+        let mut buf = vec![T::ZERO; SagaTable::<T, Vec<T>>::storage_len(rows, d)];
+        let mut naive_rows = vec![T::ZERO; rows * d];
+        let mut avg = vec![T::ZERO; d];
+        let inv = T::ONE / <T as Float>::from_usize(rows);
+        let mut k = 0;
+        let naive = best_time(
+            || {
+                k = (k + 1) & 4095;
+                let i = idx[k];
+                for j in 0..d {
+                    let diff = newrow[j] - naive_rows[i * d + j];
+                    dir[j] = diff + avg[j];
+                    avg[j] += inv * diff;
+                    naive_rows[i * d + j] = newrow[j];
+                }
+                black_box(&mut dir);
+            },
+            1,
+            bud,
+        );
+        for (name, bk) in
+            [("scalar", Backend::Scalar), ("avx2", Backend::Avx2Fma), ("auto", Backend::detect())]
+        {
+            if !bk.is_available() {
+                continue;
+            }
+            let mut t = SagaTable::zeroed(&mut buf[..], rows, d, RowWeights::Uniform)
+                .unwrap()
+                .with_backend(bk)
+                .unwrap();
+            let mut k = 0;
+            let ns = best_time(
+                || {
+                    k = (k + 1) & 4095;
+                    t.update(idx[k], &newrow, &mut dir).unwrap();
+                    black_box(&mut dir);
+                },
+                1,
+                bud,
+            );
+            println!(
+                "kernel=saga_dense dtype={dtype} n={rows} d={d} backend={name} ns_per_update={ns:.1} vs_naive={:.2} (compensated average; naive is uncompensated)",
+                naive / ns
+            );
+        }
+    }
+    if want("saga_scalar") {
+        let feats = fill::<T>(rows * d, 11);
+        let mut sbuf = vec![T::ZERO; ScalarSagaTable::<T, Vec<T>>::storage_len(rows, d, 1)];
+        for (name, bk) in
+            [("scalar", Backend::Scalar), ("avx2", Backend::Avx2Fma), ("auto", Backend::detect())]
+        {
+            if !bk.is_available() {
+                continue;
+            }
+            let mut t = ScalarSagaTable::zeroed(&mut sbuf[..], rows, d, 1, RowWeights::Uniform)
+                .unwrap()
+                .with_backend(bk)
+                .unwrap();
+            let mut k = 0;
+            let coef = [f::<T>(0.25)];
+            let ns = best_time(
+                || {
+                    k = (k + 1) & 4095;
+                    let i = idx[k];
+                    t.update(i, &coef, &feats[i * d..(i + 1) * d], &mut dir).unwrap();
+                    black_box(&mut dir);
+                },
+                1,
+                bud,
+            );
+            println!("kernel=saga_scalar dtype={dtype} n={rows} d={d} backend={name} ns_per_update={ns:.1}");
+        }
+    }
+}
+
+/// One epoch of scalar-memory SAGA on L2-regularized logistic regression at
+/// the IJCNN1 shape (49,990 × 22, f64, random order): per sample, the
+/// derivative coefficient at the current weights, the scalar table update
+/// (direction from the feature row), and the step `w −= γ (dir + λ w)`.
+fn saga_epoch() {
+    use bilevel::kernels::{RowWeights, ScalarSagaTable};
+    use bilevel::problems::logistic::{LogisticDataset, logistic_loss_d1};
+    let data = LogisticDataset::<f64>::ijcnn1_like(0).expect("synthetic data");
+    let train = data.train();
+    let (n, d) = (train.len(), data.dim());
+    let (feats, labels) = (train.features(), train.labels());
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    for i in (1..n).rev() {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        order.swap(i, (s % (i as u64 + 1)) as usize);
+    }
+    let mut buf = vec![0.0; ScalarSagaTable::<f64, Vec<f64>>::storage_len(n, d, 1)];
+    let mut table = ScalarSagaTable::zeroed(&mut buf[..], n, d, 1, RowWeights::Uniform).unwrap();
+    let (mut w, mut dir) = (vec![0.0; d], vec![0.0; d]);
+    let (step, lambda) = (0.05, 1e-3);
+    let b = Backend::detect();
+    // Random order makes every feature row a cache miss (8.8 MB of rows);
+    // the row LOOKAHEAD samples ahead is prefetched so its latency overlaps
+    // the current update (sequential order needs no prefetch).
+    const LOOKAHEAD: usize = 16;
+    let mut epoch = |w: &mut [f64]| {
+        for (k, &i) in order.iter().enumerate() {
+            if let Some(&ahead) = order.get(k + LOOKAHEAD) {
+                bilevel::backend::prefetch(&feats[ahead * d..(ahead + 1) * d]);
+            }
+            let a = &feats[i * d..(i + 1) * d];
+            let c = labels[i];
+            let coef = c * logistic_loss_d1(c * b.dot(a, w).unwrap());
+            table.update(i, &[coef], a, &mut dir).unwrap();
+            for (wk, &dk) in w.iter_mut().zip(&dir) {
+                *wk -= step * (dk + lambda * *wk);
+            }
+        }
+    };
+    epoch(&mut w); // warm-up: fills the table
+    let mut best = f64::INFINITY;
+    for _ in 0..10 {
+        let t = Instant::now();
+        epoch(&mut w);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let loss = train.mean_loss(&w).unwrap();
+    println!(
+        "kernel=saga_epoch dtype=f64 n={n} d={d} backend=auto ms_per_epoch={:.2} ns_per_sample={:.1} train_loss_after_11_epochs={loss:.4} (target < 3 ms; scikit-learn SAGA ≈ 23 ms)",
+        best * 1e3,
+        best * 1e9 / n as f64
+    );
+}
+
+/// Time of elementwise kernels on subnormal vs normal inputs (the FP control
+/// register is left alone: no flush-to-zero).
+fn subnormal<T: Float>(tiny: f64) {
+    let n = 1 << 16;
+    let bud = budget(n, true);
+    let normal = fill::<T>(n, 1);
+    let sub: Vec<T> = normal.iter().map(|v| *v * f::<T>(tiny)).collect();
+    assert!(sub.iter().filter(|v| **v != T::ZERO).all(|v| v.abs() < T::MIN_POSITIVE_T));
+    for (name, bk) in [("scalar", Backend::Scalar), ("avx2", Backend::Avx2Fma)] {
+        if !bk.is_available() {
+            continue;
+        }
+        for kernel in ["storm", "ema"] {
+            let time = |src: &[T]| {
+                let (g, gp) = (src.to_vec(), src.iter().rev().copied().collect::<Vec<_>>());
+                let mut h = src.to_vec();
+                best_time(
+                    || {
+                        if kernel == "storm" {
+                            bk.storm_update(&mut h, &g, &gp, f::<T>(0.1)).unwrap();
+                        } else {
+                            bk.ema_update(&mut h, &g, f::<T>(0.9)).unwrap();
+                        }
+                        h.copy_from_slice(&g);
+                        black_box(&mut h);
+                    },
+                    n,
+                    bud,
+                )
+            };
+            let (tn, ts) = (time(&normal), time(&sub));
+            println!(
+                "subnormal kernel={kernel} dtype={} n={n} backend={name} ns_normal={:.3} ns_subnormal={:.3} slowdown={:.2}",
+                T::NAME,
+                tn / n as f64,
+                ts / n as f64,
+                ts / tn
+            );
+        }
+    }
+}
+
+/// Solver overhead at p = q = 100: time of one `step` minus the time of its
+/// oracle calls, on a problem whose oracles are O(p + q) (identity Hessian).
+fn solver_overhead() {
+    use bilevel::kernels::Delta;
+    use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder};
+    use bilevel::solvers::{
+        F2sa, F2saConfig, F3sa, F3saConfig, FdeHbo, Fmbo, FmboConfig, Saba, SabaConfig, Soba, SobaConfig,
+    };
+    use rand_xoshiro::Xoshiro256PlusPlus;
+    use rand_xoshiro::rand_core::{Rng, SeedableRng};
+
+    /// g = ½‖y − x‖², f = ½‖y‖² + ½‖x‖²; 8 "samples" for SABA.
+    struct Cheap;
+    impl Problem<f64> for Cheap {
+        type Sample = ();
+        fn dim_x(&self) -> usize {
+            100
+        }
+        fn dim_y(&self) -> usize {
+            100
+        }
+        fn sample_inner<R: Rng + ?Sized>(&self, _: &mut R) {}
+        fn sample_outer<R: Rng + ?Sized>(&self, _: &mut R) {}
+    }
+    impl FirstOrder<f64> for Cheap {
+        fn grad_g(&self, x: &[f64], y: &[f64], _: &(), gx: Option<&mut [f64]>, gy: Option<&mut [f64]>) {
+            if let Some(gx) = gx {
+                for ((o, a), b) in gx.iter_mut().zip(x).zip(y) {
+                    *o = a - b;
+                }
+            }
+            if let Some(gy) = gy {
+                for ((o, a), b) in gy.iter_mut().zip(y).zip(x) {
+                    *o = a - b;
+                }
+            }
+        }
+        fn grad_f(&self, x: &[f64], y: &[f64], _: &(), fx: Option<&mut [f64]>, fy: Option<&mut [f64]>) {
+            if let Some(fx) = fx {
+                fx.copy_from_slice(x);
+            }
+            if let Some(fy) = fy {
+                fy.copy_from_slice(y);
+            }
+        }
+    }
+    impl SecondOrder<f64> for Cheap {
+        fn hvp_jvp_g(
+            &self,
+            _: &[f64],
+            _: &[f64],
+            v: &[f64],
+            _: &(),
+            hv: Option<&mut [f64]>,
+            jv: Option<&mut [f64]>,
+        ) {
+            if let Some(hv) = hv {
+                hv.copy_from_slice(v);
+            }
+            if let Some(jv) = jv {
+                for (o, a) in jv.iter_mut().zip(v) {
+                    *o = -a;
+                }
+            }
+        }
+    }
+    impl FiniteSum<f64> for Cheap {
+        fn n_inner(&self) -> usize {
+            8
+        }
+        fn n_outer(&self) -> usize {
+            8
+        }
+        fn inner_batch(&self, _: usize) {}
+        fn outer_batch(&self, _: usize) {}
+    }
+
+    let pb = Cheap;
+    let (x0, y0) = (vec![0.5; 100], vec![0.0; 100]);
+    let bud = Duration::from_millis(150);
+    // Oracle costs alone.
+    let (mut gx, mut gy, mut hv, mut jv) = (vec![0.0; 100], vec![0.0; 100], vec![0.0; 100], vec![0.0; 100]);
+    let t_grad_g = best_time(
+        || {
+            pb.grad_g(&x0, black_box(&y0), &(), Some(&mut gx), Some(&mut gy));
+            black_box((&mut gx, &mut gy));
+        },
+        1,
+        bud,
+    );
+    let t_grad_f = best_time(
+        || {
+            pb.grad_f(&x0, black_box(&y0), &(), Some(&mut gx), Some(&mut gy));
+            black_box((&mut gx, &mut gy));
+        },
+        1,
+        bud,
+    );
+    let t_hvp = best_time(
+        || {
+            pb.hvp_jvp_g(&x0, &y0, black_box(&y0), &(), Some(&mut hv), Some(&mut jv));
+            black_box((&mut hv, &mut jv));
+        },
+        1,
+        bud,
+    );
+    let line = |name: &str, step_ns: f64, oracle_ns: f64| {
+        println!(
+            "solver_overhead solver={name} p=100 q=100 ns_per_step={step_ns:.0} oracle_ns={oracle_ns:.0} overhead_ns={:.0}",
+            step_ns - oracle_ns
+        );
+    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let small = bilevel::schedule::Step::Constant(1e-3);
+    let mut time_solver = |s: &mut dyn FnMut(&mut Xoshiro256PlusPlus)| best_time(|| s(&mut rng), 1, bud);
+    let mut soba =
+        Soba::new_owned(SobaConfig { step_y: small, step_x: small, ..Default::default() }, &x0, &y0).unwrap();
+    let ns = time_solver(&mut |r| {
+        soba.step(&pb, r).unwrap();
+    });
+    line("soba", ns, t_grad_g + t_hvp + t_grad_f);
+    let cfg = SabaConfig { step_y: small, step_x: small, ..Default::default() };
+    let mut saba = Saba::new_owned(cfg, &pb, &x0, &y0).unwrap();
+    let ns = time_solver(&mut |r| {
+        saba.step(&pb, r).unwrap();
+    });
+    line("saba", ns, t_grad_g + t_hvp + t_grad_f);
+    let mut f2 = F2sa::new_owned(
+        F2saConfig { step_x: small, step_y: small, step_z: small, inner_steps: 1, ..Default::default() },
+        &x0,
+        &y0,
+    )
+    .unwrap();
+    let ns = time_solver(&mut |r| {
+        f2.step(&pb, r).unwrap();
+    });
+    // One inner step: ∇_y g at z, ∇_y g and ∇_y f at y; then ∇_x g twice and ∇_x f.
+    line("f2sa", ns, 4.0 * t_grad_g + 2.0 * t_grad_f);
+    let mut f3 = F3sa::new_owned(
+        F3saConfig { step_x: small, step_y: small, step_z: small, ..Default::default() },
+        &x0,
+        &y0,
+    )
+    .unwrap();
+    let ns = time_solver(&mut |r| {
+        f3.step(&pb, r).unwrap();
+    });
+    // STORM evaluates every gradient at two points.
+    line("f3sa", ns, 8.0 * t_grad_g + 4.0 * t_grad_f);
+    let mut fc = FmboConfig::new(1e6);
+    (fc.step_x, fc.step_y, fc.step_v) = (small, small, small);
+    let mut fm = Fmbo::new_owned(fc, &x0, &y0).unwrap();
+    let ns = time_solver(&mut |r| {
+        fm.step(&pb, r).unwrap();
+    });
+    line("fmbo", ns, 2.0 * (t_grad_g + t_hvp + t_grad_f));
+    let mut fd = FdeHbo::new_owned(fc, Delta::Relative, &x0, &y0).unwrap();
+    let ns = time_solver(&mut |r| {
+        fd.step(&pb, r).unwrap();
+    });
+    // Each product: two ∇g calls at y ± d v, at both points.
+    line("fdehbo", ns, 2.0 * (t_grad_g + 2.0 * t_grad_g + t_grad_f));
+}
+
+/// The CPU model, from /proc/cpuinfo where present.
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut opts = Opts { quick: false, only: None };
@@ -478,7 +911,20 @@ fn main() {
         }
         i += 1;
     }
-    println!("# bilevel kernel report: detected backend {}", Backend::detect().name());
+    println!("# bilevel kernel report: {}, detected backend {}", cpu_name(), Backend::detect().name());
     measure::<f64>(&opts);
     measure::<f32>(&opts);
+    measure_fd_saga::<f64>(&opts);
+    measure_fd_saga::<f32>(&opts);
+    let want = |k: &str| opts.only.as_deref().is_none_or(|o| o == k);
+    if want("saga_epoch") {
+        saga_epoch();
+    }
+    if want("subnormal") {
+        subnormal::<f64>(1e-310);
+        subnormal::<f32>(1e-40);
+    }
+    if want("solver_overhead") {
+        solver_overhead();
+    }
 }

@@ -68,12 +68,16 @@ impl RowWeights {
     }
 }
 
-/// `avg += y` with Neumaier compensation (`comp` collects the lost bits).
+/// `avg += y` with compensation (`comp` collects the lost bits). The error
+/// term is Knuth's branch-free TwoSum, which equals Neumaier's branchy
+/// `(s − t) + y` / `(y − t) + s` exactly (both are the exact rounding error of
+/// `s + y`), so the loop vectorizes.
 #[inline(always)]
 fn neumaier_add<T: Float>(avg: &mut T, comp: &mut T, y: T) {
     let s = *avg;
     let t = s + y;
-    *comp += if s.abs() >= y.abs() { (s - t) + y } else { (y - t) + s };
+    let yv = t - s;
+    *comp += (s - (t - yv)) + (y - yv);
     *avg = t;
 }
 
@@ -338,6 +342,17 @@ impl<T: Float> Kernel for ScalarUpdate<'_, T> {
     fn run<M: MulAdd>(self) {
         let k = self.coef.len();
         let w = self.w;
+        if k == 1 {
+            // Binary GLMs: one coefficient, a straight loop over the feature row.
+            let nc = self.new[0] - self.coef[0];
+            let it = self.avg.iter_mut().zip(self.comp.iter_mut());
+            for ((a, c), (o, &af)) in it.zip(self.dir.iter_mut().zip(self.feature)) {
+                let diff = af * nc;
+                *o = diff + (*a + *c);
+                neumaier_add(a, c, w * diff);
+            }
+            return;
+        }
         let blocks =
             self.avg.chunks_exact_mut(k).zip(self.comp.chunks_exact_mut(k)).zip(self.dir.chunks_exact_mut(k));
         for (((a, c), o), &af) in blocks.zip(self.feature) {
