@@ -95,12 +95,13 @@ impl Schedule for Step {
     }
 
     /// Errors: a negative or non-finite scale, a negative or non-finite
-    /// exponent, or an offset `w ≤ 0` with `p > 0`.
+    /// exponent, or an offset `w < 1` with `p > 0` (with `w ≥ 1` every step
+    /// is finite and at most `c`).
     ///
     /// ```
     /// use bilevel::{Error, schedule::{Schedule, Step}};
     /// assert_eq!(Step::Poly { c: 1.0, w: 0.0, p: 0.5 }.validate("alpha"),
-    ///            Err(Error::InvalidParameter { name: "alpha", requirement: "w > 0 when p > 0" }));
+    ///            Err(Error::InvalidParameter { name: "alpha", requirement: "w >= 1 when p > 0" }));
     /// ```
     fn validate(&self, name: &'static str) -> Result<(), Error> {
         match *self {
@@ -116,8 +117,10 @@ impl Schedule for Step {
                 if !(p.is_finite() && p >= 0.0) {
                     return Err(invalid(name, "a finite exponent p >= 0"));
                 }
-                if !w.is_finite() || (p > 0.0 && w <= 0.0) || w < 0.0 {
-                    return Err(invalid(name, "w > 0 when p > 0"));
+                // w ≥ 1 keeps (w + t)^p ≥ 1, so every step is finite and at
+                // most c (found by fuzzing: w = 1e-300, p = 3 gave an infinite step).
+                if !w.is_finite() || (p > 0.0 && w < 1.0) || w < 0.0 {
+                    return Err(invalid(name, "w >= 1 when p > 0"));
                 }
             }
         }

@@ -282,3 +282,31 @@ fn worked_examples() {
         }
     }
 }
+
+/// Found by `fuzz/projection`: a large vector projected onto a ball whose
+/// radius is near the subnormal range. The factor r/‖v‖ underflowed to one
+/// subnormal quantum and the "projection" came out 1.6 r long.
+#[test]
+fn tiny_radius_and_large_vector_land_in_the_ball() {
+    for b in backends() {
+        for (v0, r) in [
+            (vec![6693585328523207.0f64], 2.1164276740097794e-308),
+            (vec![3.0e300, -4.0e300], 1.0e-310),
+            (vec![1.0e10, 1.0e10, 1.0e10], f64::MIN_POSITIVE),
+        ] {
+            let mut v = v0.clone();
+            b.project_ball(&mut v, r).unwrap();
+            // Entries are at most r, so they are subnormal: a few quanta of error.
+            let quantum = 5e-324;
+            let normr = (v.iter().map(|x| (x / r).powi(2)).sum::<f64>()).sqrt() * r;
+            assert!(normr <= r + 4.0 * quantum * v.len() as f64, "{b:?}: {v:?} outside radius {r}");
+            let want: Vec<f64> = v0
+                .iter()
+                .map(|x| x / v0.iter().map(|y| (y / 1e300).powi(2)).sum::<f64>().sqrt() / 1e300 * r)
+                .collect();
+            for (got, w) in v.iter().zip(&want) {
+                assert!((got - w).abs() <= 4.0 * quantum + 1e-15 * w.abs(), "{b:?}: {got} vs {w}");
+            }
+        }
+    }
+}

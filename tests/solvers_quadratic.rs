@@ -902,3 +902,36 @@ fn resume_after_divergence_from_the_last_finite_state() {
     println!("resumed: ‖∇Φ‖/‖∇Φ(x0)‖ = {:.2e} after {it} iterations", g / g0);
     assert!(g < 1e-8 * g0);
 }
+
+/// Found by `fuzz/solvers`: schedules that leave the float range are typed
+/// errors, never kernel errors or an infinite stored penalty.
+#[test]
+fn schedules_outside_the_float_range_are_typed_errors() {
+    let (x0, y0) = ([0.0f64; P], [0.0f64; Q]);
+    // Initial penalty c·k0^e overflows f64.
+    let cfg = F2saConfig { penalty: Penalty::Poly { c: 1e308, k0: 10.0, e: 2.0 }, ..Default::default() };
+    assert!(matches!(F2sa::new_owned(cfg, &x0, &y0), Err(Error::InvalidParameter { name: "penalty", .. })));
+    // Finite in f64, infinite in f32.
+    let cfg = F3saConfig { penalty: Penalty::Constant(1e39), ..Default::default() };
+    assert!(matches!(
+        F3sa::new_owned(cfg, &[0.0f32; 2], &[0.0f32; 2]),
+        Err(Error::InvalidParameter { name: "penalty", .. })
+    ));
+    // A step offset below 1 could make c/(w+t)^p infinite at t = 0.
+    let cfg = SobaConfig { step_x: Step::Poly { c: 1.0, w: 1e-300, p: 3.0 }, ..Default::default() };
+    assert!(matches!(Soba::new_owned(cfg, &x0, &y0), Err(Error::InvalidParameter { name: "step_x", .. })));
+    // α·λ overflowing inside F3SA's y-step is reported as divergence, state kept.
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap();
+    let cfg = F3saConfig {
+        step_y: Step::Constant(1e300),
+        penalty: Penalty::Constant(1e300),
+        scale_y_by_penalty: false,
+        ..Default::default()
+    };
+    let mut s = F3sa::new_owned(cfg, &d.x0, &d.y0).unwrap();
+    let before = [s.x(), s.y(), s.z()].concat();
+    let e = s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(1)).unwrap_err();
+    assert!(matches!(e, Error::Diverged { .. }), "{e:?}");
+    assert_eq!(before, [s.x(), s.y(), s.z()].concat());
+}

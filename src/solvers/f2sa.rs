@@ -46,7 +46,7 @@
 
 use rand_core::Rng;
 
-use super::{Core, Layout, Solver, StepReport, check_finite, layout_len, to_t};
+use super::{Core, Layout, Solver, StepReport, check_finite, diverged_on_nonfinite, layout_len, to_t};
 use crate::Float;
 use crate::error::Error;
 use crate::oracles::FirstOrder;
@@ -187,7 +187,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
         let mut core = Core::new(&LAYOUT, storage, x0, y0)?;
         let [_, y, z] = core.slots::<3, 10>(&LAYOUT);
         z.copy_from_slice(y);
-        Ok(F2sa { lambda: config.penalty.at(0), config, core })
+        let lambda = config.penalty.at(0);
+        to_t::<T>("penalty", lambda)?;
+        Ok(F2sa { lambda, config, core })
     }
 
     /// The configuration.
@@ -284,13 +286,16 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
         let k = self.core.t;
         let c = &self.config;
         let lam_f = self.lambda;
-        let lam: T = to_t(lam_f);
+        let lam: T = to_t("penalty", lam_f)?;
         let ay = c.step_y.at(k);
-        let alpha: T = to_t(if c.scale_y_by_penalty { ay / lam_f } else { ay });
-        let gamma: T = to_t(c.step_z.at(k));
-        let sx: T = to_t(c.step_x.at(k));
+        let alpha: T = to_t("step_y", if c.scale_y_by_penalty { ay / lam_f } else { ay })?;
+        let gamma: T = to_t("step_z", c.step_z.at(k))?;
+        let sx: T = to_t("step_x", c.step_x.at(k))?;
         let inner = c.inner_steps;
         let next_lambda = c.penalty.next(lam_f, k);
+        // A penalty schedule that leaves T's range is refused before any
+        // state changes (the stored λ stays finite).
+        to_t::<T>("penalty", next_lambda)?;
         let b = self.core.backend;
         let [x, y, z, d, gq, gx, tp, nx, ny, nz] = self.core.slots::<10, 10>(&LAYOUT);
 
@@ -300,13 +305,13 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
         for _ in 0..inner {
             let zeta_z = problem.sample_inner(rng);
             problem.grad_g(x, nz, &zeta_z, None, Some(gq));
-            b.axpy(-gamma, gq, nz)?;
+            b.axpy(-gamma, gq, nz).map_err(diverged_on_nonfinite("z", k))?;
             let xi_y = problem.sample_outer(rng);
             let zeta_y = problem.sample_inner(rng);
             problem.grad_f(x, ny, &xi_y, None, Some(d));
             problem.grad_g(x, ny, &zeta_y, None, Some(gq));
-            b.axpy(lam, gq, d)?;
-            b.axpy(-alpha, d, ny)?;
+            b.axpy(lam, gq, d).map_err(diverged_on_nonfinite("y", k))?;
+            b.axpy(-alpha, d, ny).map_err(diverged_on_nonfinite("y", k))?;
             check_finite("z", nz, k)?;
             check_finite("y", ny, k)?;
         }
@@ -316,11 +321,11 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
         let zeta_x2 = if c.shared_cross_sample { zeta_x } else { problem.sample_inner(rng) };
         problem.grad_f(x, ny, &xi_x, Some(gx), None);
         problem.grad_g(x, ny, &zeta_x, Some(tp), None);
-        b.axpy(lam, tp, gx)?;
+        b.axpy(lam, tp, gx).map_err(diverged_on_nonfinite("x", k))?;
         problem.grad_g(x, nz, &zeta_x2, Some(tp), None);
-        b.axpy(-lam, tp, gx)?;
+        b.axpy(-lam, tp, gx).map_err(diverged_on_nonfinite("x", k))?;
         nx.copy_from_slice(x);
-        b.axpy(-sx, gx, nx)?;
+        b.axpy(-sx, gx, nx).map_err(diverged_on_nonfinite("x", k))?;
         check_finite("x", nx, k)?;
 
         x.copy_from_slice(nx);

@@ -45,7 +45,7 @@
 
 use rand_core::Rng;
 
-use super::{Core, Layout, Solver, StepReport, check_finite, layout_len, to_t};
+use super::{Core, Layout, Solver, StepReport, check_finite, diverged_on_nonfinite, layout_len, to_t};
 use crate::Float;
 use crate::error::Error;
 use crate::oracles::FirstOrder;
@@ -192,7 +192,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
         let mut core = Core::new(&LAYOUT, storage, x0, y0)?;
         let [_, y, z] = core.slots::<3, 25>(&LAYOUT);
         z.copy_from_slice(y);
-        Ok(F3sa { lambda: config.penalty.at(0), config, core })
+        let lambda = config.penalty.at(0);
+        to_t::<T>("penalty", lambda)?;
+        Ok(F3sa { lambda, config, core })
     }
 
     /// The configuration.
@@ -288,14 +290,17 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
         let k = self.core.t;
         let c = &self.config;
         let first = k == 0;
-        let eta: T = if first { T::ONE } else { to_t(c.eta.at(k)) };
+        let eta: T = if first { T::ONE } else { to_t("eta", c.eta.at(k))? };
         let lam_f = self.lambda;
-        let lam: T = to_t(lam_f);
+        let lam: T = to_t("penalty", lam_f)?;
         let ay = c.step_y.at(k);
-        let alpha: T = to_t(if c.scale_y_by_penalty { ay / lam_f } else { ay });
-        let gamma: T = to_t(c.step_z.at(k));
-        let sx: T = to_t(c.step_x.at(k));
+        let alpha: T = to_t("step_y", if c.scale_y_by_penalty { ay / lam_f } else { ay })?;
+        let gamma: T = to_t("step_z", c.step_z.at(k))?;
+        let sx: T = to_t("step_x", c.step_x.at(k))?;
         let next_lambda = c.penalty.next(lam_f, k);
+        // A penalty schedule that leaves T's range is refused before any
+        // state changes (the stored λ stays finite).
+        to_t::<T>("penalty", next_lambda)?;
         let b = self.core.backend;
         let zeta_z = problem.sample_inner(rng);
         let xi_y = problem.sample_outer(rng);
@@ -360,10 +365,10 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
         b.storm_update(nhgy, aq, aq2, eta)?;
 
         nz.copy_from_slice(z);
-        b.axpy(-gamma, nhz, nz)?;
+        b.axpy(-gamma, nhz, nz).map_err(diverged_on_nonfinite("z", k))?;
         ny.copy_from_slice(y);
-        b.axpy(-alpha, nhfy, ny)?;
-        b.axpy(-alpha * lam, nhgy, ny)?;
+        b.axpy(-alpha, nhfy, ny).map_err(diverged_on_nonfinite("y", k))?;
+        b.axpy(-alpha * lam, nhgy, ny).map_err(diverged_on_nonfinite("y", k))?;
         check_finite("z", nz, k)?;
         check_finite("y", ny, k)?;
 
@@ -396,9 +401,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
         b.storm_update(nhgxz, ap, ap2, eta)?;
 
         nx.copy_from_slice(x);
-        b.axpy(-sx, nhfx, nx)?;
-        b.axpy(-sx * lam, nhgxy, nx)?;
-        b.axpy(sx * lam, nhgxz, nx)?;
+        b.axpy(-sx, nhfx, nx).map_err(diverged_on_nonfinite("x", k))?;
+        b.axpy(-sx * lam, nhgxy, nx).map_err(diverged_on_nonfinite("x", k))?;
+        b.axpy(sx * lam, nhgxz, nx).map_err(diverged_on_nonfinite("x", k))?;
         check_finite("x", nx, k)?;
 
         // Commit: previous ← current ← next; momentum buffers.

@@ -317,11 +317,13 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
         let t = self.core.t;
         let c = &self.config;
         let first = t == 0;
-        let eta = |m: &Momentum| -> T { if first { T::ONE } else { to_t(m.at(t)) } };
-        let (eta_x, eta_y, eta_v) = (eta(&c.eta_x), eta(&c.eta_y), eta(&c.eta_v));
-        let alpha: T = to_t(c.step_x.at(t));
-        let beta: T = to_t(c.step_y.at(t));
-        let lam: T = to_t(c.step_v.at(t));
+        let eta =
+            |name, m: &Momentum| -> Result<T, Error> { if first { Ok(T::ONE) } else { to_t(name, m.at(t)) } };
+        let (eta_x, eta_y, eta_v) =
+            (eta("eta_x", &c.eta_x)?, eta("eta_y", &c.eta_y)?, eta("eta_v", &c.eta_v)?);
+        let alpha: T = to_t("step_x", c.step_x.at(t))?;
+        let beta: T = to_t("step_y", c.step_y.at(t))?;
+        let lam: T = to_t("step_v", c.step_v.at(t))?;
         let radius = c.v_radius;
         let b = self.core.backend;
         let zeta = problem.sample_inner(rng);

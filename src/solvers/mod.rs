@@ -130,7 +130,9 @@ pub trait Solver<T: Float, P: Problem<T>> {
     ///
     /// Errors: [`Error::LengthMismatch`] if the problem's dimensions differ
     /// from the solver's; [`Error::Diverged`] if the new iterate is not finite
-    /// (the previous state is kept).
+    /// (the previous state is kept); [`Error::InvalidParameter`] naming the
+    /// schedule if a step size, momentum weight or penalty is not finite in
+    /// `T` at this iteration (state kept as well).
     fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error>;
 
     /// The current outer iterate `x`.
@@ -287,11 +289,17 @@ pub(crate) fn diverged_on_nonfinite(variable: &'static str, iteration: u64) -> i
     }
 }
 
-/// A schedule value (f64) converted to `T` (rounded; a value beyond `T`'s
-/// range becomes infinite and the kernels reject it as `NonFinite`).
+/// A schedule value (f64) converted to `T`; a value that is not finite in
+/// `T` (an f64 step beyond f32's range, a penalty ratio that overflows) is an
+/// [`Error::InvalidParameter`] naming the schedule, before any state changes.
 #[inline]
-pub(crate) fn to_t<T: Float>(v: f64) -> T {
-    T::from_f64(v)
+pub(crate) fn to_t<T: Float>(name: &'static str, v: f64) -> Result<T, Error> {
+    let t = T::from_f64(v);
+    if t.is_finite() {
+        Ok(t)
+    } else {
+        Err(Error::InvalidParameter { name, requirement: "a finite value in T at every iteration" })
+    }
 }
 
 /// Checks a projection radius (`> 0`, `+∞` allowed).

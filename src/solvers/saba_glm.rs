@@ -166,8 +166,8 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
         }
         let q = self.core.q;
         let t = self.core.t;
-        let rho: T = to_t(self.config.step_y.at(t));
-        let gamma: T = to_t(self.config.step_x.at(t));
+        let rho: T = to_t("step_y", self.config.step_y.at(t))?;
+        let gamma: T = to_t("step_x", self.config.step_x.at(t))?;
         let radius = self.config.v_radius;
         let b = self.core.backend;
         let [x, y, v, dy, dv, dx, tq, ry, rv, nx, ny, nv] = self.core.slots::<12, 12>(&LAYOUT);

@@ -216,8 +216,8 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     ) -> Result<StepReport<T>, Error> {
         self.core.check_problem(problem)?;
         let t = self.core.t;
-        let rho: T = to_t(self.config.step_y.at(t));
-        let gamma: T = to_t(self.config.step_x.at(t));
+        let rho: T = to_t("step_y", self.config.step_y.at(t))?;
+        let gamma: T = to_t("step_x", self.config.step_x.at(t))?;
         let radius = self.config.v_radius;
         let b = self.core.backend;
         let zeta = problem.sample_inner(rng);
