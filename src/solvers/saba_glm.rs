@@ -1,7 +1,7 @@
 //! SABA with scalar SAGA memory for generalized linear models
 //! (ALGORITHMS.md §3 "Memory", §9.4 "Scalar memory", §10.2): the same update
 //! as [`Saba`](super::Saba), but each table keeps one scalar per sample
-//! ([`ScalarSagaTable`](crate::kernels::ScalarSagaTable)) and the
+//! ([`ScalarSagaTable`]) and the
 //! deterministic parts (regularizer, cross term, `∇_x f`) are computed
 //! exactly instead of being averaged. Needs a [`Glm`] problem; samples are
 //! single rows (`i ~ U[n]`, `j ~ U[m]`). SOBA sign convention.
