@@ -3,7 +3,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bilevel::problems::quadratic::Quadratic;
 use bilevel::schedule::Penalty;
@@ -15,25 +14,29 @@ use rand_xoshiro::rand_core::SeedableRng;
 
 struct Counting;
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+// Per-thread switch and count: tests run in parallel threads, and a global
+// counter would also see the other tests' allocations.
 thread_local! {
     static ON: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump() {
+    if ON.with(|c| c.get()) {
+        ALLOCS.with(|a| a.set(a.get() + 1));
+    }
 }
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ON.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::SeqCst);
-        }
+        bump();
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if ON.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::SeqCst);
-        }
+        bump();
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -43,11 +46,11 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made on this thread while `f` runs.
 fn count(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = ALLOCS.with(|a| a.get());
     ON.with(|c| c.set(true));
     f();
     ON.with(|c| c.set(false));
-    ALLOCS.load(Ordering::SeqCst) - before
+    ALLOCS.with(|a| a.get()) - before
 }
 
 #[test]
