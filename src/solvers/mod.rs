@@ -311,3 +311,31 @@ pub(crate) fn check_radius<T: Float>(name: &'static str, r: T) -> Result<(), Err
         Err(Error::InvalidParameter { name, requirement: "> 0 (+inf allowed)" })
     }
 }
+
+/// The SOBA-family update (§2, §3): `y ← y − ρ D_y`, `v ← Π_r(v − ρ D_v)`,
+/// `x ← x − γ D_x`, formed in the candidate buffers `n*` and committed only
+/// if all are finite. Returns the projection factor; the state is untouched
+/// on error.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn soba_commit<T: Float>(
+    b: Backend,
+    [x, y, v]: [&mut [T]; 3],
+    [nx, ny, nv]: [&mut [T]; 3],
+    [dx, dy, dv]: [&[T]; 3],
+    (rho, gamma, radius): (T, T, T),
+    t: u64,
+) -> Result<T, Error> {
+    ny.copy_from_slice(y);
+    b.axpy(-rho, dy, ny)?;
+    nv.copy_from_slice(v);
+    let projection = b.step_project(nv, dv, rho, radius).map_err(diverged_on_nonfinite("v", t))?;
+    nx.copy_from_slice(x);
+    b.axpy(-gamma, dx, nx)?;
+    check_finite("y", ny, t)?;
+    check_finite("v", nv, t)?;
+    check_finite("x", nx, t)?;
+    x.copy_from_slice(nx);
+    y.copy_from_slice(ny);
+    v.copy_from_slice(nv);
+    Ok(projection)
+}

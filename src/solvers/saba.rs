@@ -47,9 +47,7 @@
 
 use rand_core::Rng;
 
-use super::{
-    Core, Layout, Solver, StepReport, check_finite, check_radius, diverged_on_nonfinite, layout_len, to_t,
-};
+use super::{Core, Layout, Solver, StepReport, check_finite, check_radius, layout_len, soba_commit, to_t};
 use crate::Float;
 use crate::backend::Backend;
 use crate::error::Error;
@@ -313,18 +311,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
         b.axpy(T::ONE, tp, dx)?;
 
         // Candidate iterate, committed only if finite.
-        ny.copy_from_slice(y);
-        b.axpy(-rho, dy, ny)?;
-        nv.copy_from_slice(v);
-        let projection = b.step_project(nv, dv, rho, radius).map_err(diverged_on_nonfinite("v", t))?;
-        nx.copy_from_slice(x);
-        b.axpy(-gamma, dx, nx)?;
-        check_finite("y", ny, t)?;
-        check_finite("v", nv, t)?;
-        check_finite("x", nx, t)?;
-        x.copy_from_slice(nx);
-        y.copy_from_slice(ny);
-        v.copy_from_slice(nv);
+        let projection = soba_commit(b, [x, y, v], [nx, ny, nv], [dx, dy, dv], (rho, gamma, radius), t)?;
         self.core.t = t + 1;
         Ok(StepReport {
             iteration: t,
