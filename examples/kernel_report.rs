@@ -623,7 +623,8 @@ fn measure_fd_saga<T: Float + nalgebra::RealField>(opts: &Opts) {
 /// (direction from the feature row), and the step `w −= γ (dir + λ w)`.
 fn saga_epoch() {
     use bilevel::kernels::{RowWeights, ScalarSagaTable};
-    use bilevel::problems::logistic::{LogisticDataset, logistic_loss_d1};
+    use bilevel_problems::logistic::logistic_loss_d1;
+    use bilevel_problems::synthetic::LogisticDataset;
     let data = LogisticDataset::<f64>::ijcnn1_like(0).expect("synthetic data");
     let train = data.train();
     let (n, d) = (train.len(), data.dim());

@@ -61,13 +61,6 @@ pub enum Error {
         /// The iteration counter at which it happened.
         iteration: u64,
     },
-    /// Malformed text input (for example a CSV data file).
-    Parse {
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
     /// A finite-sum problem or table with zero samples, rows or columns where
     /// at least one is needed.
     Empty {
@@ -96,15 +89,22 @@ impl fmt::Display for Error {
                 write!(f, "iterate `{variable}` became non-finite at iteration {iteration}")
             }
             Error::Empty { what } => write!(f, "`{what}` is empty"),
-            Error::Parse { line, reason } => write!(f, "parse error on line {line}: {reason}"),
         }
     }
 }
 
 impl core::error::Error for Error {}
 
-/// Returns `Err(LengthMismatch)` unless `found == expected`.
+/// Returns `Err(LengthMismatch)` unless `found == expected`: the one length
+/// check of the crate, public so that problems and user kernels report
+/// lengths the same way.
+///
+/// ```
+/// use bilevel::{Error, error::check_len};
+/// assert_eq!(check_len("y", 3, 3), Ok(()));
+/// assert_eq!(check_len("y", 3, 2), Err(Error::LengthMismatch { what: "y", expected: 3, found: 2 }));
+/// ```
 #[inline]
-pub(crate) fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
+pub fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
     if expected == found { Ok(()) } else { Err(Error::LengthMismatch { what, expected, found }) }
 }

@@ -39,13 +39,17 @@ pub mod kernels;
 #[cfg_attr(docsrs, doc(cfg(feature = "nalgebra")))]
 pub mod na;
 pub mod oracles;
-pub mod problems;
+pub mod quadratic;
+pub mod random;
 pub mod schedule;
 pub mod solvers;
 
 pub use backend::Backend;
 pub use error::Error;
 pub use float::Float;
+/// The `rand_core` version the oracle traits use, so that an implementation
+/// of [`oracles::Problem`] names the same `Rng` trait without guessing.
+pub use rand_core;
 
 /// The README's code blocks, compiled and run as doc tests so they stay true.
 #[doc = include_str!("../README.md")]

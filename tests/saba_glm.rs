@@ -5,7 +5,7 @@
 
 use bilevel::Error;
 use bilevel::oracles::uniform_index;
-use bilevel::problems::logistic::LogisticDataset;
+use bilevel_problems::synthetic::LogisticDataset;
 use bilevel::schedule::Step;
 use bilevel::solvers::{Control, SabaConfig, SabaGlm, SabaInit, Soba, SobaConfig, Solver};
 use nalgebra::{DMatrix, DVector};

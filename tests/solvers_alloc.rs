@@ -4,7 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use bilevel::problems::quadratic::Quadratic;
+use bilevel::quadratic::Quadratic;
 use bilevel::schedule::Penalty;
 use bilevel::solvers::{
     Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Soba, SobaConfig, Solver,
@@ -122,7 +122,7 @@ fn step_and_run_allocate_nothing() {
     assert_eq!(saba.iteration(), 70);
 
     // SABA with scalar tables on the logistic problem (single-sample rows).
-    let data = bilevel::problems::logistic::LogisticDataset::<f64>::synthetic(0, 50, 30, 4, 0.3).unwrap();
+    let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(0, 50, 30, 4, 0.3).unwrap();
     let lp = data.problem(1, 1).unwrap();
     let mut glm = bilevel::solvers::SabaGlm::new_owned(cfg, &lp, &[0.0; 4], &[0.0; 4]).unwrap();
     let n = count(|| {

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use bilevel::Error;
-use bilevel::problems::quadratic::Quadratic;
+use bilevel::quadratic::Quadratic;
 use bilevel::schedule::{Momentum, Penalty, Step};
 use bilevel::solvers::{
     Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Soba, SobaConfig, Solver,

@@ -1,7 +1,7 @@
 //! Backends: which instruction set a kernel body is compiled for.
 //!
 //! Every kernel is written once, as an `#[inline(always)]` generic body (an
-//! implementation of the crate-internal `Kernel` trait). A backend is a thin entry point that runs that
+//! implementation of the [`Kernel`] trait). A backend is a thin entry point that runs that
 //! body: [`Backend::Scalar`] calls it as is (portable Rust; the compiler may
 //! still use the baseline SIMD of the target), [`Backend::Avx2Fma`] calls it
 //! from a `#[target_feature(enable = "avx2,fma")]` function so that the same
@@ -89,9 +89,25 @@ impl Backend {
         }
     }
 
-    /// Runs `kernel` on this backend, or reports that the backend is missing.
+    /// Runs `kernel` on this backend, or reports that the backend is missing:
+    /// how a user's own loop (a [`Kernel`]) is compiled for the same
+    /// instruction sets as the crate's kernels.
+    ///
+    /// ```
+    /// use bilevel::backend::{Backend, Kernel, MulAdd};
+    /// struct SumSq<'a>(&'a [f64]);
+    /// impl Kernel for SumSq<'_> {
+    ///     type Output = f64;
+    ///     #[inline(always)]
+    ///     fn run<M: MulAdd>(self) -> f64 {
+    ///         self.0.iter().fold(0.0, |acc, &v| M::mul_add(v, v, acc))
+    ///     }
+    /// }
+    /// assert_eq!(Backend::detect().run(SumSq(&[3.0, 4.0]))?, 25.0);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     #[inline(always)]
-    pub(crate) fn run<K: Kernel>(self, kernel: K) -> Result<K::Output, Error> {
+    pub fn run<K: Kernel>(self, kernel: K) -> Result<K::Output, Error> {
         match self {
             Backend::Scalar => Ok(kernel.run::<Plain>()),
             Backend::Avx2Fma => {
@@ -126,13 +142,26 @@ fn avx2_fma_available() -> bool {
 /// How a kernel body forms `a * b + c` in reductions: [`Plain`] rounds twice
 /// (portable), [`Fused`] rounds once (the AVX2+FMA backend). Elementwise
 /// kernels never call this, which is what keeps them bit-identical.
-pub(crate) trait MulAdd {
+/// Sealed: the crate's backends are its only implementations.
+pub trait MulAdd: sealed::Sealed {
     /// `a * b + c`.
     fn mul_add<T: crate::Float>(a: T, b: T, c: T) -> T;
 }
 
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Plain {}
+    #[cfg(target_arch = "x86_64")]
+    impl Sealed for super::avx2::Fused {}
+}
+
 /// `a * b + c` with two roundings.
-pub(crate) struct Plain;
+///
+/// ```
+/// use bilevel::backend::{MulAdd, Plain};
+/// assert_eq!(Plain::mul_add(2.0f64, 3.0, 1.0), 7.0);
+/// ```
+pub struct Plain;
 impl MulAdd for Plain {
     #[inline(always)]
     fn mul_add<T: crate::Float>(a: T, b: T, c: T) -> T {
@@ -142,8 +171,9 @@ impl MulAdd for Plain {
 
 /// One kernel invocation with its arguments: the single generic body of an
 /// operation. Implementations mark `run` `#[inline(always)]` so each backend
-/// entry point compiles its own copy.
-pub(crate) trait Kernel {
+/// entry point compiles its own copy. Users implement it for their own loops
+/// and run them with [`Backend::run`].
+pub trait Kernel {
     /// What the kernel returns.
     type Output;
     /// Executes the body; `M` picks how reductions multiply-add.

@@ -60,20 +60,45 @@ impl<T: Float> Kernel for Dot<'_, T> {
     type Output = T;
     #[inline(always)]
     fn run<M: MulAdd>(self) -> T {
-        let (ca, ra) = self.a.as_chunks::<LANES>();
-        let (cb, rb) = self.b.as_chunks::<LANES>();
-        let mut acc = [T::ZERO; LANES];
-        for (x, y) in ca.iter().zip(cb) {
-            for j in 0..LANES {
-                acc[j] = M::mul_add(x[j], y[j], acc[j]);
-            }
-        }
-        // The tail continues the lanes it falls on (keeps the bound).
-        for ((acc, &x), &y) in acc.iter_mut().zip(ra).zip(rb) {
-            *acc = M::mul_add(x, y, *acc);
-        }
-        fold_lanes(acc, T::ZERO)
+        dot_in::<M, T>(self.a, self.b)
     }
+}
+
+/// The body of [`dot`] for use inside a user's own [`Kernel`]: `Σ a_i b_i`
+/// over the common length, with the same lanes, order and error bound (see
+/// the [module docs](self)), compiled for whatever backend runs the caller.
+///
+/// ```
+/// use bilevel::backend::{Backend, Kernel, MulAdd};
+/// use bilevel::kernels::dot_in;
+/// // aᵀb and aᵀc in one kernel call.
+/// struct TwoDots<'a>(&'a [f64], &'a [f64], &'a [f64]);
+/// impl Kernel for TwoDots<'_> {
+///     type Output = (f64, f64);
+///     #[inline(always)]
+///     fn run<M: MulAdd>(self) -> (f64, f64) {
+///         (dot_in::<M, f64>(self.0, self.1), dot_in::<M, f64>(self.0, self.2))
+///     }
+/// }
+/// let r = Backend::detect().run(TwoDots(&[1.0, 2.0], &[3.0, 4.0], &[1.0, 1.0]))?;
+/// assert_eq!(r, (11.0, 3.0));
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+#[inline(always)]
+pub fn dot_in<M: MulAdd, T: Float>(a: &[T], b: &[T]) -> T {
+    let (ca, ra) = a.as_chunks::<LANES>();
+    let (cb, rb) = b.as_chunks::<LANES>();
+    let mut acc = [T::ZERO; LANES];
+    for (x, y) in ca.iter().zip(cb) {
+        for j in 0..LANES {
+            acc[j] = M::mul_add(x[j], y[j], acc[j]);
+        }
+    }
+    // The tail continues the lanes it falls on (keeps the bound).
+    for ((acc, &x), &y) in acc.iter_mut().zip(ra).zip(rb) {
+        *acc = M::mul_add(x, y, *acc);
+    }
+    fold_lanes(acc, T::ZERO)
 }
 
 /// Sum of squares and largest magnitude in one pass.

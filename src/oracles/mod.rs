@@ -133,6 +133,35 @@ pub trait FiniteSum<T: Float>: Problem<T> {
     }
 }
 
+/// Fills every requested output with NaN: how an oracle, which cannot
+/// return an error, reports bad arguments (a wrong buffer length, an index
+/// out of range). Solvers then report [`Error::Diverged`](crate::Error::Diverged).
+///
+/// ```
+/// let mut g = [0.0f64; 2];
+/// bilevel::oracles::poison([Some(&mut g[..]), None]);
+/// assert!(g.iter().all(|v| v.is_nan()));
+/// ```
+#[inline]
+pub fn poison<T: Float>(outs: [Option<&mut [T]>; 2]) {
+    for o in outs.into_iter().flatten() {
+        o.fill(T::NAN_T);
+    }
+}
+
+/// `true` when the optional output buffer is absent or has length `n`: the
+/// check an oracle makes before writing.
+///
+/// ```
+/// use bilevel::oracles::fits;
+/// let mut g = [0.0f64; 2];
+/// assert!(fits(&Some(&mut g[..]), 2) && fits::<f64>(&None, 5) && !fits(&Some(&mut g[..]), 3));
+/// ```
+#[inline]
+pub fn fits<T>(o: &Option<&mut [T]>, n: usize) -> bool {
+    o.as_ref().is_none_or(|o| o.len() == n)
+}
+
 /// Draws a uniform index in `0..n` by Lemire's multiply-shift rejection
 /// method, without bias. Returns 0 when `n <= 1` (solvers reject empty
 /// problems at construction).

@@ -25,7 +25,7 @@
 //!   at most `‖B‖ ‖y* − b‖ / (λ μ_g²)`.
 //!
 //! ```
-//! use bilevel::problems::quadratic::Quadratic;
+//! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::{Penalty, Step};
 //! use bilevel::solvers::{F2sa, F2saConfig, f2sa};
 //!
@@ -267,7 +267,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
     /// `λ` kept.
     ///
     /// ```
-    /// use bilevel::problems::quadratic::Quadratic;
+    /// use bilevel::quadratic::Quadratic;
     /// use bilevel::solvers::{F2sa, F2saConfig};
     /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;

@@ -25,7 +25,7 @@
 //! - Complexity (§5): `ε^(−5/2)` with both levels noisy.
 //!
 //! ```
-//! use bilevel::problems::quadratic::Quadratic;
+//! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::{Momentum, Penalty, Step};
 //! use bilevel::solvers::{F3sa, F3saConfig, f3sa};
 //!
@@ -272,7 +272,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
     /// momentum buffers and `λ` kept.
     ///
     /// ```
-    /// use bilevel::problems::quadratic::Quadratic;
+    /// use bilevel::quadratic::Quadratic;
     /// use bilevel::solvers::{F3sa, F3saConfig};
     /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;

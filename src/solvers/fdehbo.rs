@@ -27,7 +27,7 @@
 //!
 //! ```
 //! use bilevel::kernels::Delta;
-//! use bilevel::problems::quadratic::Quadratic;
+//! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::{Momentum, Step};
 //! use bilevel::solvers::{FdeHbo, FmboConfig, Solver};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};

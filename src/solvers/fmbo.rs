@@ -29,7 +29,7 @@
 //! finite differences of `Gy`, `Gx` (§9.3).
 //!
 //! ```
-//! use bilevel::problems::quadratic::Quadratic;
+//! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::{Momentum, Step};
 //! use bilevel::solvers::{Fmbo, FmboConfig, fmbo};
 //!
@@ -298,7 +298,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
     /// (iterates, previous iterates, momentum buffers) kept.
     ///
     /// ```
-    /// use bilevel::problems::quadratic::Quadratic;
+    /// use bilevel::quadratic::Quadratic;
     /// use bilevel::solvers::{Fmbo, FmboConfig};
     /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;

@@ -25,7 +25,7 @@
 //! callback returns [`Control::Stop`] to stop early.
 //!
 //! ```
-//! use bilevel::problems::quadratic::Quadratic;
+//! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::Step;
 //! use bilevel::solvers::{Control, Soba, SobaConfig, Solver, soba};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};

@@ -30,7 +30,7 @@
 //! overwritten by a non-finite candidate.
 //!
 //! ```
-//! use bilevel::problems::quadratic::Quadratic;
+//! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::Step;
 //! use bilevel::solvers::{Saba, SabaConfig, SabaInit, Solver};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
@@ -341,7 +341,7 @@ impl<T: Float> Saba<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
     /// [`Saba::new`] on owned buffers of the right lengths.
     ///
     /// ```
-    /// use bilevel::problems::quadratic::Quadratic;
+    /// use bilevel::quadratic::Quadratic;
     /// use bilevel::solvers::{Saba, SabaConfig};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_noise(0.1, 0.1)?.with_finite_sum(2, 2)?;
     /// let s = Saba::new_owned(SabaConfig::default(), &pb, &[0.0], &[0.0])?;

@@ -24,7 +24,7 @@
 //!   the start point; `u_i = 0` because `v_0 = 0`).
 //!
 //! ```
-//! use bilevel::problems::logistic::LogisticDataset;
+//! use bilevel_problems::synthetic::LogisticDataset;
 //! use bilevel::schedule::Step;
 //! use bilevel::solvers::{SabaConfig, SabaGlm, SabaInit};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
@@ -264,7 +264,7 @@ impl<T: Float> SabaGlm<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
     /// [`SabaGlm::new`] on owned buffers of the right lengths.
     ///
     /// ```
-    /// use bilevel::problems::logistic::LogisticDataset;
+    /// use bilevel_problems::synthetic::LogisticDataset;
     /// use bilevel::solvers::{SabaConfig, SabaGlm};
     /// let data = LogisticDataset::<f32>::synthetic(0, 10, 5, 3, 0.0)?;
     /// let pb = data.problem(1, 1)?;

@@ -19,7 +19,7 @@
 //! - Complexity (§2): `Õ(ε^(−2))` samples with `ρ_t, γ_t ∝ t^(−1/2)`.
 //!
 //! ```
-//! use bilevel::problems::quadratic::Quadratic;
+//! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::Step;
 //! use bilevel::solvers::{Soba, SobaConfig, Solver, soba};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
@@ -197,7 +197,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     /// finite, with the previous state kept.
     ///
     /// ```
-    /// use bilevel::problems::quadratic::Quadratic;
+    /// use bilevel::quadratic::Quadratic;
     /// use bilevel::solvers::{Soba, SobaConfig};
     /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;

@@ -3,8 +3,8 @@
 
 use core::ops::Range;
 
-use crate::Float;
-use crate::error::{Error, check_len};
+use bilevel::Float;
+use bilevel::error::{Error, check_len};
 
 /// Checks that `features.len() == n·dim`, `dim ≥ 1`, `n ≥ 1`, all finite.
 pub(crate) fn check_features<T: Float>(
@@ -31,11 +31,11 @@ pub(crate) fn check_features<T: Float>(
 
 /// Borrowed labelled data: `len()` rows of `dim()` features stored
 /// row-major and one label of type `L` per row. The problems use it as
-/// [`BinaryData`](super::logistic::BinaryData) (labels `±1` as `T`) and
-/// [`ClassData`](super::hyperclean::ClassData) (class indices).
+/// [`BinaryData`](crate::logistic::BinaryData) (labels `±1` as `T`) and
+/// [`ClassData`](crate::hyperclean::ClassData) (class indices).
 ///
 /// ```
-/// use bilevel::problems::hyperclean::ClassData;
+/// use bilevel_problems::hyperclean::ClassData;
 /// let d = ClassData::new(&[1.0f64, 2.0, 3.0, 4.0], &[0, 2], 2)?;
 /// assert_eq!((d.len(), d.dim(), d.label(1)), (2, 2, Some(2)));
 /// # Ok::<(), bilevel::Error>(())
@@ -58,7 +58,7 @@ impl<'a, T: Float, L: Copy> Labeled<'a, T, L> {
     /// Number of samples.
     ///
     /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
+    /// # use bilevel_problems::hyperclean::ClassData;
     /// assert_eq!(ClassData::new(&[0.0f32; 4], &[0, 1], 2)?.len(), 2);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
@@ -70,7 +70,7 @@ impl<'a, T: Float, L: Copy> Labeled<'a, T, L> {
     /// Always `false` (construction rejects empty data).
     ///
     /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
+    /// # use bilevel_problems::hyperclean::ClassData;
     /// assert!(!ClassData::new(&[0.0f32; 2], &[0], 2)?.is_empty());
     /// # Ok::<(), bilevel::Error>(())
     /// ```
@@ -82,7 +82,7 @@ impl<'a, T: Float, L: Copy> Labeled<'a, T, L> {
     /// Number of features `d`.
     ///
     /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
+    /// # use bilevel_problems::hyperclean::ClassData;
     /// assert_eq!(ClassData::new(&[0.0f32; 4], &[0, 1], 2)?.dim(), 2);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
@@ -94,7 +94,7 @@ impl<'a, T: Float, L: Copy> Labeled<'a, T, L> {
     /// Feature row `i`, or `None` if `i >= len()`.
     ///
     /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
+    /// # use bilevel_problems::hyperclean::ClassData;
     /// assert_eq!(ClassData::new(&[5.0f32, 6.0], &[0], 2)?.row(0), Some(&[5.0, 6.0][..]));
     /// # Ok::<(), bilevel::Error>(())
     /// ```
@@ -107,7 +107,7 @@ impl<'a, T: Float, L: Copy> Labeled<'a, T, L> {
     /// Label `i`, or `None` if `i >= len()`.
     ///
     /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
+    /// # use bilevel_problems::hyperclean::ClassData;
     /// assert_eq!(ClassData::new(&[5.0f32, 6.0], &[3], 2)?.label(0), Some(3));
     /// # Ok::<(), bilevel::Error>(())
     /// ```
@@ -119,7 +119,7 @@ impl<'a, T: Float, L: Copy> Labeled<'a, T, L> {
     /// All features, row-major.
     ///
     /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
+    /// # use bilevel_problems::hyperclean::ClassData;
     /// assert_eq!(ClassData::new(&[5.0f32, 6.0], &[3], 2)?.features(), &[5.0, 6.0]);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
@@ -131,7 +131,7 @@ impl<'a, T: Float, L: Copy> Labeled<'a, T, L> {
     /// All labels.
     ///
     /// ```
-    /// # use bilevel::problems::hyperclean::ClassData;
+    /// # use bilevel_problems::hyperclean::ClassData;
     /// assert_eq!(ClassData::new(&[5.0f32, 6.0], &[3], 2)?.labels(), &[3]);
     /// # Ok::<(), bilevel::Error>(())
     /// ```

@@ -12,18 +12,13 @@
 //! `out/hyperparam`).
 
 use bilevel::Float;
-use bilevel::problems::logistic::{BinaryData, LogisticDataset, LogisticHyper};
+use bilevel_problems::logistic::{LogisticHyper, binary_data};
+use bilevel_problems::synthetic::LogisticDataset;
 
-#[path = "common/driver.rs"]
-mod driver;
-#[path = "common/report.rs"]
-mod report;
-#[path = "common/solvers.rs"]
-mod solvers;
 
-use driver::Metrics;
-use report::{Args, Columns, Flag};
-use solvers::{ALL_SOLVERS, Tuning};
+use bilevel_examples::driver::{self, Metrics};
+use bilevel_examples::report::{self, Args, Columns, Flag};
+use bilevel_examples::solvers::{ALL_SOLVERS, Tuning};
 
 /// Held-out samples drawn after the validation set, for the test accuracy.
 const N_TEST: usize = 20_000;
@@ -89,8 +84,8 @@ fn run<T: Float>(args: &Args) -> Result<(), String> {
     let all_val = data.val();
     let (vf, tf) = all_val.features().split_at(n_val * d);
     let (vl, tl) = all_val.labels().split_at(n_val);
-    let val = BinaryData::new(vf, vl, d).map_err(|e| e.to_string())?;
-    let test = BinaryData::new(tf, tl, d).map_err(|e| e.to_string())?;
+    let val = binary_data(vf, vl, d).map_err(|e| e.to_string())?;
+    let test = binary_data(tf, tl, d).map_err(|e| e.to_string())?;
     let pb = LogisticHyper::new(data.train(), val, BATCH, BATCH).map_err(|e| e.to_string())?;
     // The generator puts the signal on the first ⌈d/2⌉ features.
     let informative = d.div_ceil(2);

@@ -31,7 +31,7 @@
 //!
 //! ```
 //! use bilevel::oracles::{FirstOrder, FiniteSum, Problem};
-//! use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+//! use bilevel_problems::logistic::{BinaryData, LogisticHyper};
 //!
 //! // Four training and two validation samples with two features.
 //! let train = BinaryData::new(&[1.0f64, 0.0, 0.0, 1.0, -1.0, 0.5, 0.5, -1.0], &[1.0, 1.0, -1.0, -1.0], 2)?;
@@ -50,14 +50,15 @@
 
 use core::ops::Range;
 
-use crate::backend::{Backend, Kernel, MulAdd};
-use crate::error::{Error, check_len};
-use crate::kernels::LANES;
-use crate::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder, uniform_index};
-use crate::{Float, kernels};
-
-pub use super::data::Labeled;
+use bilevel::backend::{Backend, Kernel, MulAdd};
+use bilevel::error::{Error, check_len};
+use bilevel::kernels::dot_in;
+use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder, fits, poison, uniform_index};
+use bilevel::Float;
 use rand_core::Rng;
+
+pub use crate::data::Labeled;
+use crate::util::{batch_range, check_batch};
 
 // ---------------------------------------------------------------------------
 // Scalar functions (§10.2 "Numerics")
@@ -66,7 +67,7 @@ use rand_core::Rng;
 /// `1/(1+e^{−s})` for `s ≥ 0` and `e^{s}/(1+e^{s})` for `s < 0` (§10.2).
 ///
 /// ```
-/// use bilevel::problems::logistic::sigmoid;
+/// use bilevel_problems::logistic::sigmoid;
 /// assert_eq!(sigmoid(0.0f64), 0.5);
 /// assert_eq!(sigmoid(-800.0f64), 0.0); // no overflow, no NaN
 /// assert!((sigmoid(2.0f64) + sigmoid(-2.0) - 1.0).abs() <= f64::EPSILON);
@@ -85,7 +86,7 @@ pub fn sigmoid<T: Float>(s: T) -> T {
 /// and `−s + log1p(e^{s})` for `s < 0` (§10.2 "Numerics").
 ///
 /// ```
-/// use bilevel::problems::logistic::logistic_loss;
+/// use bilevel_problems::logistic::logistic_loss;
 /// assert!((logistic_loss(0.0f64) - core::f64::consts::LN_2).abs() < 1e-16);
 /// assert_eq!(logistic_loss(-1000.0f64), 1000.0); // no overflow
 /// ```
@@ -97,7 +98,7 @@ pub fn logistic_loss<T: Float>(s: T) -> T {
 /// First derivative `ℓ'(s) = σ(s) − 1 = −σ(−s)` of [`logistic_loss`].
 ///
 /// ```
-/// use bilevel::problems::logistic::logistic_loss_d1;
+/// use bilevel_problems::logistic::logistic_loss_d1;
 /// assert_eq!(logistic_loss_d1(0.0f64), -0.5);
 /// ```
 #[inline]
@@ -110,7 +111,7 @@ pub fn logistic_loss_d1<T: Float>(s: T) -> T {
 /// its maximum `¼` (rounding could exceed it by one ulp near `s = 0`).
 ///
 /// ```
-/// use bilevel::problems::logistic::logistic_loss_d2;
+/// use bilevel_problems::logistic::logistic_loss_d2;
 /// assert_eq!(logistic_loss_d2(0.0f64), 0.25);
 /// assert_eq!(logistic_loss_d2(3.0f64), logistic_loss_d2(-3.0));
 /// assert!(logistic_loss_d2(1e-9f64) <= 0.25);
@@ -125,56 +126,7 @@ pub fn logistic_loss_d2<T: Float>(s: T) -> T {
 }
 
 // ---------------------------------------------------------------------------
-// Shared helpers for the problems module (also used by `hyperclean`).
-
-/// Dot product body with `LANES` accumulators, as the `dot` kernel.
-#[inline(always)]
-pub(crate) fn dot_m<M: MulAdd, T: Float>(a: &[T], b: &[T]) -> T {
-    let (ca, ra) = a.as_chunks::<LANES>();
-    let (cb, rb) = b.as_chunks::<LANES>();
-    let mut acc = [T::ZERO; LANES];
-    for (x, y) in ca.iter().zip(cb) {
-        for j in 0..LANES {
-            acc[j] = M::mul_add(x[j], y[j], acc[j]);
-        }
-    }
-    let mut tail = T::ZERO;
-    for (&x, &y) in ra.iter().zip(rb) {
-        tail = M::mul_add(x, y, tail);
-    }
-    kernels::dot::fold_lanes(acc, tail)
-}
-
-/// Rows `b·size .. min((b+1)·size, n)` of batch `b`, or `None` when `b` is
-/// out of range.
-#[inline]
-pub(crate) fn batch_range(n: usize, size: usize, b: usize) -> Option<Range<usize>> {
-    let start = b.checked_mul(size)?;
-    if start >= n {
-        return None;
-    }
-    Some(start..start.saturating_add(size).min(n))
-}
-
-/// Fills every requested output with NaN (the oracles' error signal).
-#[inline]
-pub(crate) fn poison<T: Float>(outs: [Option<&mut [T]>; 2]) {
-    for o in outs.into_iter().flatten() {
-        o.fill(T::NAN_T);
-    }
-}
-
-/// `true` when the optional buffer is absent or has length `n`.
-#[inline]
-pub(crate) fn fits<T>(o: &Option<&mut [T]>, n: usize) -> bool {
-    o.as_ref().is_none_or(|o| o.len() == n)
-}
-
-/// Checks that a batch size is at least 1.
-#[inline]
-pub(crate) fn check_batch(name: &'static str, b: usize) -> Result<(), Error> {
-    if b == 0 { Err(Error::InvalidParameter { name, requirement: "at least 1" }) } else { Ok(()) }
-}
+// The GLM batch body
 
 /// The generic batch body of every GLM oracle (§9.4 "Scalar memory"): for
 /// each row `a` (with its label), the coefficient `coef(label, aᵀy, aᵀv)`, and
@@ -198,9 +150,9 @@ impl<T: Float, F: FnMut(T, T, T) -> T> Kernel for GlmAccumulate<'_, T, F> {
             o.fill(T::ZERO);
         }
         for (a, &c) in rows.chunks_exact(dim).zip(labels) {
-            let ay = dot_m::<M, T>(a, y);
+            let ay = dot_in::<M, T>(a, y);
             let av = match v {
-                Some(v) => dot_m::<M, T>(a, v),
+                Some(v) => dot_in::<M, T>(a, v),
                 None => T::ZERO,
             };
             let k = coef(c, ay, av);
@@ -220,7 +172,7 @@ impl<T: Float, F: FnMut(T, T, T) -> T> Kernel for GlmAccumulate<'_, T, F> {
 /// stored row-major, and labels in `{−1, +1}` (as `T`).
 ///
 /// ```
-/// use bilevel::problems::logistic::BinaryData;
+/// use bilevel_problems::logistic::BinaryData;
 /// let d = BinaryData::new(&[1.0f64, 2.0, 3.0, 4.0], &[1.0, -1.0], 2)?;
 /// assert_eq!((d.len(), d.dim()), (2, 2));
 /// assert_eq!(d.row(1), Some(&[3.0, 4.0][..]));
@@ -230,26 +182,49 @@ impl<T: Float, F: FnMut(T, T, T) -> T> Kernel for GlmAccumulate<'_, T, F> {
 /// ```
 pub type BinaryData<'a, T> = Labeled<'a, T, T>;
 
-impl<'a, T: Float> Labeled<'a, T, T> {
-    /// Wraps `features` (`labels.len() · dim` values, row-major) and `labels`.
-    ///
-    /// Errors: [`Error::Empty`] if `dim == 0` or there are no labels;
-    /// [`Error::LengthMismatch`] if `features.len() != labels.len() · dim`;
-    /// [`Error::NonFinite`] for a NaN or infinite feature;
-    /// [`Error::InvalidParameter`] for a label other than ±1.
-    ///
-    /// ```
-    /// use bilevel::{Error, problems::logistic::BinaryData};
-    /// let err = BinaryData::new(&[1.0f32; 3], &[1.0, 1.0], 2).unwrap_err();
-    /// assert_eq!(err, Error::LengthMismatch { what: "features", expected: 4, found: 3 });
-    /// ```
-    pub fn new(features: &'a [T], labels: &'a [T], dim: usize) -> Result<Self, Error> {
-        if labels.iter().any(|&c| c != T::ONE && c != -T::ONE) {
-            return Err(Error::InvalidParameter { name: "labels", requirement: "each -1 or +1" });
+/// `BinaryData::new` for each float type (a generic `new` would overlap with
+/// `ClassData::new`, whose labels are `usize`).
+macro_rules! binary_data_new {
+    ($($t:ty),*) => {$(
+        impl<'a> Labeled<'a, $t, $t> {
+            /// Wraps `features` (`labels.len() · dim` values, row-major) and `labels`.
+            ///
+            /// Errors: [`Error::Empty`] if `dim == 0` or there are no labels;
+            /// [`Error::LengthMismatch`] if `features.len() != labels.len() · dim`;
+            /// [`Error::NonFinite`] for a NaN or infinite feature;
+            /// [`Error::InvalidParameter`] for a label other than ±1.
+            ///
+            /// ```
+            /// use bilevel::Error;
+            /// use bilevel_problems::logistic::BinaryData;
+            /// let err = BinaryData::new(&[1.0f32; 3], &[1.0, 1.0], 2).unwrap_err();
+            /// assert_eq!(err, Error::LengthMismatch { what: "features", expected: 4, found: 3 });
+            /// ```
+            pub fn new(features: &'a [$t], labels: &'a [$t], dim: usize) -> Result<Self, Error> {
+                binary_data(features, labels, dim)
+            }
         }
-        Labeled::checked(features, labels, dim)
-    }
+    )*};
+}
+binary_data_new!(f32, f64);
 
+/// [`BinaryData::new`] for any float type `T` (for generic code).
+///
+/// ```
+/// fn wrap<T: bilevel::Float>(f: &[T], l: &[T]) -> Result<bilevel_problems::logistic::BinaryData<'_, T>, bilevel::Error> {
+///     bilevel_problems::logistic::binary_data(f, l, 1)
+/// }
+/// assert_eq!(wrap(&[1.0f32, 2.0], &[1.0, -1.0])?.len(), 2);
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+pub fn binary_data<'a, T: Float>(features: &'a [T], labels: &'a [T], dim: usize) -> Result<BinaryData<'a, T>, Error> {
+    if labels.iter().any(|&c| c != T::ONE && c != -T::ONE) {
+        return Err(Error::InvalidParameter { name: "labels", requirement: "each -1 or +1" });
+    }
+    Labeled::checked(features, labels, dim)
+}
+
+impl<'a, T: Float> Labeled<'a, T, T> {
     /// Sum over rows of `ℓ(c_i a_iᵀy)` on `backend`.
     fn loss_sum(rows: &[T], labels: &[T], dim: usize, y: &[T], backend: Backend) -> T {
         let mut sum = T::ZERO;
@@ -276,7 +251,7 @@ impl<'a, T: Float> Labeled<'a, T, T> {
     /// Errors: [`Error::LengthMismatch`] if `y.len() != dim()`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::BinaryData;
+    /// # use bilevel_problems::logistic::BinaryData;
     /// let d = BinaryData::new(&[1.0f64, 2.0], &[1.0], 2)?;
     /// assert!((d.mean_loss(&[0.0, 0.0])? - core::f64::consts::LN_2).abs() < 1e-16);
     /// # Ok::<(), bilevel::Error>(())
@@ -293,7 +268,7 @@ impl<'a, T: Float> Labeled<'a, T, T> {
     /// Errors: [`Error::LengthMismatch`] if `y.len() != dim()`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::BinaryData;
+    /// # use bilevel_problems::logistic::BinaryData;
     /// let d = BinaryData::new(&[1.0f64, -1.0, 1.0], &[1.0, -1.0, -1.0], 1)?;
     /// assert_eq!(d.accuracy(&[2.0])?, 2.0 / 3.0);
     /// # Ok::<(), bilevel::Error>(())
@@ -327,7 +302,7 @@ impl<'a, T: Float> Labeled<'a, T, T> {
 ///
 /// ```
 /// use bilevel::oracles::{FirstOrder, SecondOrder};
-/// use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+/// use bilevel_problems::logistic::{BinaryData, LogisticHyper};
 /// let train = BinaryData::new(&[1.0f64, 0.0, 0.0, 1.0], &[1.0, -1.0], 2)?;
 /// let pb = LogisticHyper::new(train, train, 2, 2)?;
 /// let (x, y, v) = ([0.0, 1.0], [1.0, 2.0], [1.0, 0.0]);
@@ -355,7 +330,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// feature counts; [`Error::InvalidParameter`] for a zero batch size.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64, 0.0], &[1.0], 2)?;
     /// assert!(LogisticHyper::new(d, d, 0, 1).is_err());
     /// assert!(LogisticHyper::new(d, d, 1, 1).is_ok());
@@ -408,7 +383,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// The training set (inner loss).
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64, 0.0], &[1.0], 2)?;
     /// assert_eq!(LogisticHyper::new(d, d, 1, 1)?.train().len(), 1);
     /// # Ok::<(), bilevel::Error>(())
@@ -421,7 +396,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// The validation set (outer loss).
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64, 0.0], &[1.0], 2)?;
     /// assert_eq!(LogisticHyper::new(d, d, 1, 1)?.val().dim(), 2);
     /// # Ok::<(), bilevel::Error>(())
@@ -434,7 +409,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// Inner and outer batch sizes `(B_inner, B_outer)`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64, 0.0], &[1.0], 2)?;
     /// assert_eq!(LogisticHyper::new(d, d, 4, 8)?.batch_sizes(), (4, 8));
     /// # Ok::<(), bilevel::Error>(())
@@ -447,7 +422,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// Training rows of inner batch `b` (`None` if `b >= n_inner()`).
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[0.0f64; 5], &[1.0; 5], 1)?;
     /// let pb = LogisticHyper::new(d, d, 2, 2)?;
     /// assert_eq!(pb.inner_rows(2), Some(4..5));
@@ -462,7 +437,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// Validation rows of outer batch `b` (`None` if `b >= n_outer()`).
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[0.0f64; 5], &[1.0; 5], 1)?;
     /// assert_eq!(LogisticHyper::new(d, d, 2, 3)?.outer_rows(1), Some(3..5));
     /// # Ok::<(), bilevel::Error>(())
@@ -488,7 +463,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// [`Error::IndexOutOfRange`] if `b >= n_inner()`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64], &[1.0], 1)?;
     /// let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// let g = pb.loss_g_batch(&[0.0], &[2.0], 0)?;
@@ -515,7 +490,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// if `b >= n_outer()`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64], &[1.0], 1)?;
     /// let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// assert!((pb.loss_f_batch(&[0.0], 0)? - core::f64::consts::LN_2).abs() < 1e-16);
@@ -538,7 +513,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// Errors: [`Error::LengthMismatch`] for `x` or `y`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64, -1.0], &[1.0, 1.0], 1)?;
     /// let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// let g = pb.loss_g(&[0.0], &[0.0])?;
@@ -555,7 +530,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// Errors: [`Error::LengthMismatch`] for `y`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64], &[1.0], 1)?;
     /// let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// assert!((pb.loss_f(&[0.0])? - core::f64::consts::LN_2).abs() < 1e-16);
@@ -584,7 +559,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// if `i >= train().len()`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64], &[-1.0], 1)?;
     /// let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// assert_eq!(pb.inner_grad_coef(&[0.0], 0)?, 0.5); // −1 · ℓ'(0)
@@ -593,7 +568,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     pub fn inner_grad_coef(&self, y: &[T], i: usize) -> Result<T, Error> {
         check_len("y", self.d(), y.len())?;
         let (a, c) = sample(&self.train, i, "training sample")?;
-        Ok(c * logistic_loss_d1(c * dot_m::<crate::backend::Plain, T>(a, y)))
+        Ok(c * logistic_loss_d1(c * dot_in::<bilevel::backend::Plain, T>(a, y)))
     }
 
     /// HVP coefficient of training sample `i`: `u_i = ℓ''(a_iᵀy)(a_iᵀv)`, so
@@ -604,7 +579,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// [`Error::IndexOutOfRange`] if `i >= train().len()`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[2.0f64], &[1.0], 1)?;
     /// let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// assert_eq!(pb.inner_hvp_coef(&[0.0], &[3.0], 0)?, 0.25 * 6.0);
@@ -614,8 +589,8 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
         check_len("y", self.d(), y.len())?;
         check_len("v", self.d(), v.len())?;
         let (a, _) = sample(&self.train, i, "training sample")?;
-        let ay = dot_m::<crate::backend::Plain, T>(a, y);
-        Ok(logistic_loss_d2(ay) * dot_m::<crate::backend::Plain, T>(a, v))
+        let ay = dot_in::<bilevel::backend::Plain, T>(a, y);
+        Ok(logistic_loss_d2(ay) * dot_in::<bilevel::backend::Plain, T>(a, v))
     }
 
     /// Outer gradient coefficient of validation sample `j`:
@@ -626,7 +601,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// if `j >= val().len()`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64], &[1.0], 1)?;
     /// let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// assert_eq!(pb.outer_grad_coef(&[0.0], 0)?, -0.5);
@@ -635,7 +610,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     pub fn outer_grad_coef(&self, y: &[T], j: usize) -> Result<T, Error> {
         check_len("y", self.d(), y.len())?;
         let (b, c) = sample(&self.val, j, "validation sample")?;
-        Ok(c * logistic_loss_d1(c * dot_m::<crate::backend::Plain, T>(b, y)))
+        Ok(c * logistic_loss_d1(c * dot_in::<bilevel::backend::Plain, T>(b, y)))
     }
 
     /// The deterministic part of `∇_y g`: `out ← e^x ⊙ y` (exact, no table).
@@ -643,7 +618,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// Errors: [`Error::LengthMismatch`] for `x`, `y` or `out`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// # let d = BinaryData::new(&[1.0f64, 1.0], &[1.0], 2)?;
     /// # let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// let mut out = [0.0; 2];
@@ -662,7 +637,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// Errors: [`Error::LengthMismatch`] for `x`, `v` or `out`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// # let d = BinaryData::new(&[1.0f64], &[1.0], 1)?;
     /// # let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// let mut out = [0.0];
@@ -681,7 +656,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// Errors: [`Error::LengthMismatch`] for `x`, `y` or `out`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// # let d = BinaryData::new(&[1.0f64], &[1.0], 1)?;
     /// # let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// let mut out = [0.0];
@@ -700,7 +675,7 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// Errors: [`Error::LengthMismatch`] for `x`, `y`, `v` or `out`.
     ///
     /// ```
-    /// # use bilevel::problems::logistic::{BinaryData, LogisticHyper};
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// # let d = BinaryData::new(&[1.0f64], &[1.0], 1)?;
     /// # let pb = LogisticHyper::new(d, d, 1, 1)?;
     /// let mut out = [0.0];
@@ -894,240 +869,12 @@ impl<T: Float> FiniteSum<T> for LogisticHyper<'_, T> {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Synthetic data with the IJCNN1 shape (alloc)
-
-#[cfg(feature = "alloc")]
-pub use synthetic::LogisticDataset;
-
-#[cfg(feature = "alloc")]
-mod synthetic {
-    use alloc::vec::Vec;
-
-    use rand_core::{Rng, SeedableRng};
-    use rand_xoshiro::Xoshiro256PlusPlus;
-
-    use super::{BinaryData, LogisticHyper};
-    use crate::{Error, Float};
-
-    /// A standard normal draw (Box–Muller, one of the pair).
-    pub(crate) fn normal<R: Rng>(rng: &mut R) -> f64 {
-        // u1 in (0, 1], u2 in [0, 1): 53 random bits each.
-        let u1 = ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
-        let u2 = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-        libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(core::f64::consts::TAU * u2)
-    }
-
-    /// Owned binary classification data for [`LogisticHyper`]: a training
-    /// and a validation set with the same features.
-    ///
-    /// ```
-    /// use bilevel::problems::logistic::LogisticDataset;
-    /// let data = LogisticDataset::<f64>::synthetic(7, 100, 50, 5, 0.1)?;
-    /// assert_eq!((data.train().len(), data.val().len(), data.dim()), (100, 50, 5));
-    /// let pb = data.problem(10, 50)?;
-    /// assert_eq!(bilevel::oracles::FiniteSum::<f64>::n_inner(&pb), 10);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    #[derive(Clone, Debug, PartialEq)]
-    pub struct LogisticDataset<T> {
-        dim: usize,
-        train_features: Vec<T>,
-        train_labels: Vec<T>,
-        val_features: Vec<T>,
-        val_labels: Vec<T>,
-    }
-
-    impl<T: Float> LogisticDataset<T> {
-        /// Training samples of IJCNN1 (LIBSVM `ijcnn1`).
-        ///
-        /// ```
-        /// # use bilevel::problems::logistic::LogisticDataset;
-        /// assert_eq!(LogisticDataset::<f64>::IJCNN1_TRAIN, 49_990);
-        /// ```
-        pub const IJCNN1_TRAIN: usize = 49_990;
-        /// Validation samples of IJCNN1 (the LIBSVM test split, §10.2).
-        ///
-        /// ```
-        /// # use bilevel::problems::logistic::LogisticDataset;
-        /// assert_eq!(LogisticDataset::<f64>::IJCNN1_VAL, 91_701);
-        /// ```
-        pub const IJCNN1_VAL: usize = 91_701;
-        /// Features of IJCNN1.
-        ///
-        /// ```
-        /// # use bilevel::problems::logistic::LogisticDataset;
-        /// assert_eq!(LogisticDataset::<f64>::IJCNN1_DIM, 22);
-        /// ```
-        pub const IJCNN1_DIM: usize = 22;
-
-        /// Owned data from row-major features and ±1 labels (validated as
-        /// in [`BinaryData::new`]).
-        ///
-        /// ```
-        /// # use bilevel::problems::logistic::LogisticDataset;
-        /// let d = LogisticDataset::new(vec![1.0f64, 2.0], vec![1.0], vec![0.0, 1.0], vec![-1.0], 2)?;
-        /// assert_eq!(d.val().row(0), Some(&[0.0, 1.0][..]));
-        /// # Ok::<(), bilevel::Error>(())
-        /// ```
-        pub fn new(
-            train_features: Vec<T>,
-            train_labels: Vec<T>,
-            val_features: Vec<T>,
-            val_labels: Vec<T>,
-            dim: usize,
-        ) -> Result<Self, Error> {
-            BinaryData::new(&train_features, &train_labels, dim)?;
-            BinaryData::new(&val_features, &val_labels, dim)?;
-            Ok(LogisticDataset { dim, train_features, train_labels, val_features, val_labels })
-        }
-
-        /// Seeded synthetic data from a noisy linear model. Features are
-        /// independent normals with per-feature scales `e^{U(−1,1)}`; the
-        /// true weights are standard normal on the first `⌈d/2⌉` features and
-        /// zero on the rest (so per-feature regularization matters); the label
-        /// is `sign(m + noise·ε)` where `m = a·w*` is normalized to unit
-        /// variance and `ε ~ N(0, 1)`. The same seed gives the same data.
-        ///
-        /// Errors: [`Error::Empty`] if a size is 0;
-        /// [`Error::InvalidParameter`] if `noise` is negative or not finite,
-        /// or the sizes overflow.
-        ///
-        /// ```
-        /// # use bilevel::problems::logistic::LogisticDataset;
-        /// let a = LogisticDataset::<f32>::synthetic(1, 20, 10, 3, 0.5)?;
-        /// assert_eq!(a, LogisticDataset::synthetic(1, 20, 10, 3, 0.5)?);
-        /// assert_ne!(a, LogisticDataset::synthetic(2, 20, 10, 3, 0.5)?);
-        /// # Ok::<(), bilevel::Error>(())
-        /// ```
-        pub fn synthetic(
-            seed: u64,
-            n_train: usize,
-            n_val: usize,
-            dim: usize,
-            noise: f64,
-        ) -> Result<Self, Error> {
-            if dim == 0 {
-                return Err(Error::Empty { what: "dim" });
-            }
-            if n_train == 0 {
-                return Err(Error::Empty { what: "n_train" });
-            }
-            if n_val == 0 {
-                return Err(Error::Empty { what: "n_val" });
-            }
-            if !(noise >= 0.0 && noise.is_finite()) {
-                return Err(Error::InvalidParameter { name: "noise", requirement: "finite and >= 0" });
-            }
-            let too_big = Error::InvalidParameter {
-                name: "n_train, n_val, dim",
-                requirement: "sizes that fit in memory",
-            };
-            let nt = n_train.checked_mul(dim).ok_or(too_big)?;
-            let nv = n_val.checked_mul(dim).ok_or(too_big)?;
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-            let mut scale = Vec::with_capacity(dim);
-            let mut w = Vec::with_capacity(dim);
-            let informative = dim.div_ceil(2);
-            let mut var = 0.0;
-            for k in 0..dim {
-                let u = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-                let s = libm::exp(2.0 * u - 1.0);
-                let wk = if k < informative { normal(&mut rng) } else { 0.0 };
-                var += s * s * wk * wk;
-                scale.push(s);
-                w.push(wk);
-            }
-            let norm = if var > 0.0 { 1.0 / libm::sqrt(var) } else { 0.0 };
-            let mut draw = |n: usize, len: usize| {
-                let mut feats = Vec::with_capacity(len);
-                let mut labels = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let mut m = 0.0;
-                    for (&s, &wk) in scale.iter().zip(&w) {
-                        let a = s * normal(&mut rng);
-                        m += a * wk;
-                        feats.push(T::from_f64(a));
-                    }
-                    let score = m * norm + noise * normal(&mut rng);
-                    labels.push(if score >= 0.0 { T::ONE } else { -T::ONE });
-                }
-                (feats, labels)
-            };
-            let (train_features, train_labels) = draw(n_train, nt);
-            let (val_features, val_labels) = draw(n_val, nv);
-            Ok(LogisticDataset { dim, train_features, train_labels, val_features, val_labels })
-        }
-
-        /// Synthetic data with the IJCNN1 shape: 49 990 training and 91 701
-        /// validation samples, 22 features, label noise 0.3 (§10.2).
-        ///
-        /// ```
-        /// # use bilevel::problems::logistic::LogisticDataset;
-        /// let d = LogisticDataset::<f32>::ijcnn1_like(0)?;
-        /// assert_eq!((d.train().len(), d.val().len(), d.dim()), (49_990, 91_701, 22));
-        /// # Ok::<(), bilevel::Error>(())
-        /// ```
-        pub fn ijcnn1_like(seed: u64) -> Result<Self, Error> {
-            Self::synthetic(seed, Self::IJCNN1_TRAIN, Self::IJCNN1_VAL, Self::IJCNN1_DIM, 0.3)
-        }
-
-        /// Number of features.
-        ///
-        /// ```
-        /// # use bilevel::problems::logistic::LogisticDataset;
-        /// assert_eq!(LogisticDataset::<f64>::synthetic(0, 4, 4, 3, 0.0)?.dim(), 3);
-        /// # Ok::<(), bilevel::Error>(())
-        /// ```
-        pub fn dim(&self) -> usize {
-            self.dim
-        }
-
-        /// The training set, borrowed.
-        ///
-        /// ```
-        /// # use bilevel::problems::logistic::LogisticDataset;
-        /// let d = LogisticDataset::<f64>::synthetic(0, 4, 2, 3, 0.0)?;
-        /// assert_eq!(d.train().features().len(), 12);
-        /// # Ok::<(), bilevel::Error>(())
-        /// ```
-        pub fn train(&self) -> BinaryData<'_, T> {
-            BinaryData { features: &self.train_features, labels: &self.train_labels, dim: self.dim }
-        }
-
-        /// The validation set, borrowed.
-        ///
-        /// ```
-        /// # use bilevel::problems::logistic::LogisticDataset;
-        /// let d = LogisticDataset::<f64>::synthetic(0, 4, 2, 3, 0.0)?;
-        /// assert_eq!(d.val().labels().len(), 2);
-        /// # Ok::<(), bilevel::Error>(())
-        /// ```
-        pub fn val(&self) -> BinaryData<'_, T> {
-            BinaryData { features: &self.val_features, labels: &self.val_labels, dim: self.dim }
-        }
-
-        /// The bilevel problem on this data (see [`LogisticHyper::new`]).
-        ///
-        /// ```
-        /// # use bilevel::problems::logistic::LogisticDataset;
-        /// let d = LogisticDataset::<f64>::synthetic(0, 4, 2, 3, 0.0)?;
-        /// assert!(d.problem(2, 2).is_ok());
-        /// assert!(d.problem(0, 2).is_err());
-        /// # Ok::<(), bilevel::Error>(())
-        /// ```
-        pub fn problem(&self, batch_inner: usize, batch_outer: usize) -> Result<LogisticHyper<'_, T>, Error> {
-            LogisticHyper::new(self.train(), self.val(), batch_inner, batch_outer)
-        }
-    }
-}
-
-/// Scalar-memory structure for [`SabaGlm`](crate::solvers::SabaGlm): `s_i`,
+/// Scalar-memory structure for [`SabaGlm`](bilevel::solvers::SabaGlm): `s_i`,
 /// `u_i`, `t_j` are [`inner_grad_coef`](LogisticHyper::inner_grad_coef),
 /// [`inner_hvp_coef`](LogisticHyper::inner_hvp_coef),
 /// [`outer_grad_coef`](LogisticHyper::outer_grad_coef); the regularizer and
 /// the whole cross term are exact (§10.2 "Scalar SAGA memory").
-impl<T: Float> crate::oracles::Glm<T> for LogisticHyper<'_, T> {
+impl<T: Float> bilevel::oracles::Glm<T> for LogisticHyper<'_, T> {
     fn glm_n_inner(&self) -> usize {
         self.train.len()
     }

@@ -10,22 +10,17 @@
 //! Writes `trace.csv` and `plot.svg` into the output directory (default
 //! `out/hyperclean`).
 
-use std::io::Read as _;
 
 use bilevel::Float;
 use bilevel::oracles::Problem;
-use bilevel::problems::hyperclean::{CleaningData, HyperClean, detection_scores, parse_digits};
+use bilevel_problems::hyperclean::HyperClean;
+use bilevel_problems::metrics::detection_scores;
+use bilevel_problems::pipeline::{CleaningData, load_digits};
 
-#[path = "common/driver.rs"]
-mod driver;
-#[path = "common/report.rs"]
-mod report;
-#[path = "common/solvers.rs"]
-mod solvers;
 
-use driver::Metrics;
-use report::{Args, Columns, Flag};
-use solvers::{ALL_SOLVERS, Tuning};
+use bilevel_examples::driver::{self, Metrics};
+use bilevel_examples::report::{self, Args, Columns, Flag};
+use bilevel_examples::solvers::{ALL_SOLVERS, Tuning};
 
 const K: usize = 10;
 const N_TRAIN: usize = 1000;
@@ -72,21 +67,11 @@ fn main() {
     }
 }
 
-fn load_digits<T: Float>() -> Result<bilevel::problems::hyperclean::Dataset<T>, String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
-    let gz = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(&gz[..])
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot decompress {path}: {e}"))?;
-    parse_digits::<T>(&text).map_err(|e| format!("{path}: {e}"))
-}
-
 fn run<T: Float>(args: &Args) -> Result<(), String> {
     let iters = args.int("--iters");
     let seed = args.int("--seed");
     let corruption = args.fraction("--corruption");
-    let data = load_digits::<T>()?;
+    let data = load_digits::<T>().map_err(|e| e.to_string())?;
     let exp = CleaningData::prepare(&data, K, N_TRAIN, N_VAL, corruption, seed).map_err(|e| e.to_string())?;
     let pb: HyperClean<'_, T, K> = exp.problem::<K>(BATCH, BATCH).map_err(|e| e.to_string())?;
     let test = exp.test.view().map_err(|e| e.to_string())?;

@@ -25,7 +25,7 @@
 //! The §10.1 scalar check (`A = 2, B = 1, b = 1, ρ = 0.1`):
 //!
 //! ```
-//! use bilevel::problems::quadratic::Quadratic;
+//! use bilevel::quadratic::Quadratic;
 //! let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
 //! let mut work = [0.0; 8];
 //! let work = &mut work[..pb.work_len()];
@@ -38,12 +38,10 @@
 //! ```
 
 use crate::error::{Error, check_len};
-use crate::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder, uniform_index};
+use crate::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder, fits, poison, uniform_index};
+use crate::random::{SplitMix64, standard_normal_pair};
 use crate::{Backend, Float};
-use rand_core::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
-
-use super::logistic::{fits, poison};
+use rand_core::Rng;
 
 // Noise stream tags, one per oracle output kind.
 const TAG_GX: u64 = 1;
@@ -57,7 +55,7 @@ const TAG_JV: u64 = 6;
 ///
 /// ```
 /// use bilevel::oracles::{FirstOrder, Problem};
-/// use bilevel::problems::quadratic::Quadratic;
+/// use bilevel::quadratic::Quadratic;
 /// // q = 2, p = 1: A = diag(1, 2), B = [1; 0], b = (1, 1), ρ = 0.5.
 /// let pb = Quadratic::new(&[1.0f64, 0.0, 0.0, 2.0], &[1.0, 0.0], &[1.0, 1.0], 1, 0.5)?;
 /// assert_eq!((pb.dim_x(), pb.dim_y()), (1, 2));
@@ -93,7 +91,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// forms (a failed Cholesky pivot).
     ///
     /// ```
-    /// use bilevel::{Error, problems::quadratic::Quadratic};
+    /// use bilevel::{Error, quadratic::Quadratic};
     /// let e = Quadratic::new(&[1.0f64, 2.0, 0.0, 1.0], &[1.0, 1.0], &[0.0, 0.0], 1, 0.1).unwrap_err();
     /// assert_eq!(e, Error::InvalidParameter { name: "A", requirement: "symmetric with a positive diagonal" });
     /// ```
@@ -156,7 +154,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     ///
     /// ```
     /// use bilevel::oracles::FirstOrder;
-    /// use bilevel::problems::quadratic::Quadratic;
+    /// use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[1.0f64], &[1.0], &[0.0], 1, 0.0)?.with_noise(0.1, 0.0)?;
     /// let (mut g1, mut g2) = ([0.0], [0.0]);
     /// pb.grad_g(&[0.0], &[0.0], &7, None, Some(&mut g1));
@@ -184,7 +182,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     ///
     /// ```
     /// use bilevel::oracles::{FiniteSum, FirstOrder};
-    /// use bilevel::problems::quadratic::Quadratic;
+    /// use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[1.0f64], &[1.0], &[0.0], 1, 0.0)?.with_noise(0.3, 0.0)?.with_finite_sum(4, 2)?;
     /// let mut mean = 0.0;
     /// for i in 0..pb.n_inner() {
@@ -207,7 +205,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// `ρ`.
     ///
     /// ```
-    /// # use bilevel::problems::quadratic::Quadratic;
+    /// # use bilevel::quadratic::Quadratic;
     /// assert_eq!(Quadratic::new(&[1.0f64], &[1.0], &[0.0], 1, 0.25)?.rho(), 0.25);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
@@ -220,7 +218,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// `q² + q·p + p² + 2q`.
     ///
     /// ```
-    /// # use bilevel::problems::quadratic::Quadratic;
+    /// # use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[1.0f64, 0.0, 0.0, 1.0], &[1.0; 6], &[0.0; 2], 3, 0.1)?;
     /// assert_eq!(pb.work_len(), 4 + 6 + 9 + 4);
     /// # Ok::<(), bilevel::Error>(())
@@ -287,7 +285,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// [`Error::InvalidParameter`] if `A` is not positive definite.
     ///
     /// ```
-    /// # use bilevel::problems::quadratic::Quadratic;
+    /// # use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
     /// let (mut y, mut w) = ([0.0], [0.0; 5]);
     /// pb.y_star(&[1.0], &mut y, &mut w)?;
@@ -306,7 +304,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// Errors: as [`Quadratic::y_star`].
     ///
     /// ```
-    /// # use bilevel::problems::quadratic::Quadratic;
+    /// # use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
     /// let (mut v, mut w) = ([0.0], [0.0; 5]);
     /// pb.v_star_f(&[1.0], &mut v, &mut w)?;
@@ -325,7 +323,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// Errors: as [`Quadratic::y_star`].
     ///
     /// ```
-    /// # use bilevel::problems::quadratic::Quadratic;
+    /// # use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
     /// let (mut v, mut w) = ([0.0], [0.0; 5]);
     /// pb.v_star_s(&[1.0], &mut v, &mut w)?;
@@ -343,7 +341,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// Errors: as [`Quadratic::y_star`] (`out` has length `p`).
     ///
     /// ```
-    /// # use bilevel::problems::quadratic::Quadratic;
+    /// # use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
     /// let (mut g, mut w) = ([0.0], [0.0; 5]);
     /// pb.hypergrad(&[2.0], &mut g, &mut w)?;
@@ -380,7 +378,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// Errors: as [`Quadratic::y_star`].
     ///
     /// ```
-    /// # use bilevel::problems::quadratic::Quadratic;
+    /// # use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
     /// let mut w = [0.0; 5];
     /// assert!((pb.phi(&[1.0], &mut w)? - (0.125 + 0.05)).abs() < 1e-15);
@@ -403,7 +401,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// deficient).
     ///
     /// ```
-    /// # use bilevel::problems::quadratic::Quadratic;
+    /// # use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
     /// let (mut x, mut w) = ([0.0], [0.0; 5]);
     /// pb.x_star(&mut x, &mut w)?;
@@ -445,7 +443,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// `λ ≤ 0` or non-finite.
     ///
     /// ```
-    /// # use bilevel::problems::quadratic::Quadratic;
+    /// # use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
     /// let (mut y, mut w) = ([0.0], [0.0; 5]);
     /// pb.y_star_lambda(&[1.0], 10.0, &mut y, &mut w)?;
@@ -474,7 +472,7 @@ impl<'a, T: Float> Quadratic<'a, T> {
     /// Errors: as [`Quadratic::y_star_lambda`].
     ///
     /// ```
-    /// # use bilevel::problems::quadratic::Quadratic;
+    /// # use bilevel::quadratic::Quadratic;
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
     /// let (mut g, mut w) = ([0.0], [0.0; 5]);
     /// pb.penalty_grad(&[1.0], 10.0, &mut g, &mut w)?;
@@ -507,13 +505,13 @@ impl<'a, T: Float> Quadratic<'a, T> {
         // The top bit of the seed flips the sign (a finite sum's paired rows).
         let sigma = if seed >> 63 == 1 { -sigma } else { sigma };
         let seed = seed & !(1u64 << 63);
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = SplitMix64::new(seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut spare: Option<f64> = None;
         for o in out.iter_mut() {
             let z = match spare.take() {
                 Some(z) => z,
                 None => {
-                    let (z0, z1) = box_muller(&mut rng);
+                    let (z0, z1) = standard_normal_pair(&mut rng);
                     spare = Some(z1);
                     z0
                 }
@@ -529,16 +527,6 @@ fn check_lambda<T: Float>(lambda: T) -> Result<(), Error> {
     } else {
         Err(Error::InvalidParameter { name: "lambda", requirement: "finite and > 0" })
     }
-}
-
-/// Two independent standard normals by the Box–Muller transform.
-fn box_muller<R: Rng>(rng: &mut R) -> (f64, f64) {
-    const SCALE: f64 = 1.0 / (1u64 << 53) as f64;
-    let u1 = ((rng.next_u64() >> 11) + 1) as f64 * SCALE; // (0, 1]
-    let u2 = (rng.next_u64() >> 11) as f64 * SCALE; // [0, 1)
-    let r = libm::sqrt(-2.0 * libm::log(u1));
-    let th = 2.0 * core::f64::consts::PI * u2;
-    (r * libm::cos(th), r * libm::sin(th))
 }
 
 /// In-place lower Cholesky factor of the `n×n` row-major SPD matrix `m`

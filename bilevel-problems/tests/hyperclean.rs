@@ -5,13 +5,13 @@
 //! structure, softmax coefficients, f32, detection scores, and the data
 //! pipeline (CSV parser, split, standardization, corruption, real digits file).
 
-use std::io::Read;
 
+use bilevel_problems::DataError;
 use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder};
-use bilevel::problems::hyperclean::{
-    ClassData, CleaningData, DIGITS_CLASSES, DIGITS_FEATURES, DIGITS_ROWS, Dataset, HyperClean, Standardizer,
-    corrupt_labels, detection_scores, log_sum_exp, parse_csv, parse_digits, softmax,
-};
+use bilevel_problems::hyperclean::{ClassData, HyperClean};
+use bilevel_problems::metrics::detection_scores;
+use bilevel_problems::pipeline::{CleaningData, DIGITS_CLASSES, DIGITS_FEATURES, DIGITS_ROWS, Dataset, Standardizer, corrupt_labels, parse_csv, parse_digits};
+use bilevel_problems::softmax::{log_sum_exp, softmax};
 use bilevel::{Backend, Error};
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
@@ -671,7 +671,7 @@ proptest! {
 #[test]
 fn csv_parser_reports_the_malformed_line() {
     let line_err = |text: &str| match parse_csv::<f64>(text, 2, 3) {
-        Err(Error::Parse { line, reason }) => (reason, line),
+        Err(DataError::Parse { line, reason }) => (reason, line),
         other => panic!("expected a line error, got {other:?}"),
     };
     assert_eq!(line_err("1,2,0\n1,2\n").1, 2); // too few columns
@@ -685,20 +685,16 @@ fn csv_parser_reports_the_malformed_line() {
     let (what, line) = line_err("1,2,0\r\n3,4,0\r\n5;6;0\r\n");
     assert_eq!(line, 3);
     assert!(what.contains("columns"), "{what}");
-    assert!(matches!(parse_csv::<f64>("", 2, 3), Err(Error::Empty { what: "csv" })));
-    assert!(matches!(parse_csv::<f64>("\n \n", 2, 3), Err(Error::Empty { .. })));
-    assert!(matches!(parse_csv::<f64>("1,0\n", 0, 3), Err(Error::Empty { .. })));
+    assert!(matches!(parse_csv::<f64>("", 2, 3), Err(DataError::Invalid(Error::Empty { what: "csv" }))));
+    assert!(matches!(parse_csv::<f64>("\n \n", 2, 3), Err(DataError::Invalid(Error::Empty { .. }))));
+    assert!(matches!(parse_csv::<f64>("1,0\n", 0, 3), Err(DataError::Invalid(Error::Empty { .. }))));
     // Accepted: spaces, CRLF, blank lines, trailing newline or none.
     let d = parse_csv::<f32>(" 1 , 2 ,0\r\n\r\n-3,4.5, 2", 2, 3).unwrap();
     assert_eq!((d.features(), d.labels()), (&[1.0f32, 2.0, -3.0, 4.5][..], &[0, 2][..]));
 }
 
 fn digits_text() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
-    let gz = std::fs::read(path).expect("data/digits.csv.gz is in the repository");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut text).expect("valid gzip");
-    text
+    bilevel_problems::pipeline::read_gz_text(bilevel_problems::pipeline::DIGITS_PATH).expect("data/digits.csv.gz is in the repository")
 }
 
 #[test]
