@@ -5,9 +5,9 @@
 
 use bilevel::Error;
 use bilevel::oracles::uniform_index;
-use bilevel_problems::synthetic::LogisticDataset;
 use bilevel::schedule::Step;
-use bilevel::solvers::{Control, SabaConfig, SabaGlm, SabaInit, Soba, SobaConfig, Solver};
+use bilevel::solvers::{Control, Iterates, SabaConfig, SabaGlm, SabaInit, Soba, SobaConfig, Solver};
+use bilevel_problems::synthetic::LogisticDataset;
 use nalgebra::{DMatrix, DVector};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
@@ -170,7 +170,7 @@ fn frozen_x_inner_iterates_converge_exactly_with_constant_steps() {
 fn bad_input_is_a_typed_error() {
     let data = LogisticDataset::<f64>::synthetic(0, 10, 6, 3, 0.0).unwrap();
     let pb = data.problem(1, 1).unwrap();
-    let cfg = SabaConfig::<f64>::default();
+    let cfg = SabaConfig::default();
     assert!(matches!(
         SabaGlm::new_owned(SabaConfig { v_radius: 0.0, ..cfg }, &pb, &[0.0; 3], &[0.0; 3]),
         Err(Error::InvalidParameter { name: "v_radius", .. })

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use bilevel::quadratic::Quadratic;
 use bilevel::schedule::Penalty;
 use bilevel::solvers::{
-    Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Soba, SobaConfig, Solver,
+    Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Iterates, Soba, SobaConfig, Solver,
 };
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;

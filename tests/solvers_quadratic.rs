@@ -11,7 +11,7 @@ use bilevel::Error;
 use bilevel::quadratic::Quadratic;
 use bilevel::schedule::{Momentum, Penalty, Step};
 use bilevel::solvers::{
-    Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Soba, SobaConfig, Solver,
+    Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Iterates, Soba, SobaConfig, Solver,
 };
 use nalgebra::{DMatrix, DVector};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -156,7 +156,7 @@ fn soba_exact_reaches_1e_8() {
     assert!(g / g0 < 1e-8, "ratio {}", g / g0);
 }
 
-fn fmbo_exact_config() -> FmboConfig<f64> {
+fn fmbo_exact_config() -> FmboConfig {
     let mut c = FmboConfig::new(100.0);
     c.step_x = Step::Constant(0.2);
     c.step_y = Step::Constant(0.5);
@@ -711,7 +711,7 @@ fn fdehbo_bad_configuration_is_a_typed_error() {
 // (`with_finite_sum(n, m)`: rows carry paired opposite noise, so the mean of
 // the rows is the exact problem and SAGA's variance vanishes at the optimum).
 
-fn saba_config(init: bilevel::solvers::SabaInit) -> bilevel::solvers::SabaConfig<f64> {
+fn saba_config(init: bilevel::solvers::SabaInit) -> bilevel::solvers::SabaConfig {
     bilevel::solvers::SabaConfig {
         step_y: Step::Constant(0.2),
         step_x: Step::Constant(0.05),

@@ -10,13 +10,11 @@
 //! Writes `trace.csv` and `plot.svg` into the output directory (default
 //! `out/hyperclean`).
 
-
 use bilevel::Float;
 use bilevel::oracles::Problem;
 use bilevel_problems::hyperclean::HyperClean;
 use bilevel_problems::metrics::detection_scores;
 use bilevel_problems::pipeline::{CleaningData, load_digits};
-
 
 use bilevel_examples::driver::{self, Metrics};
 use bilevel_examples::report::{self, Args, Columns, Flag};

@@ -15,7 +15,6 @@ use bilevel::Float;
 use bilevel_problems::logistic::{LogisticHyper, binary_data};
 use bilevel_problems::synthetic::LogisticDataset;
 
-
 use bilevel_examples::driver::{self, Metrics};
 use bilevel_examples::report::{self, Args, Columns, Flag};
 use bilevel_examples::solvers::{ALL_SOLVERS, Tuning};

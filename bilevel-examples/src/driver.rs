@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bilevel::Float;
 use bilevel::oracles::{FiniteSum, SecondOrder};
-use bilevel::solvers::{Control, Solver};
+use bilevel::solvers::{Control, Iterates, Solver};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
 

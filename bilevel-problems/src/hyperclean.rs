@@ -174,7 +174,6 @@ fn sample_terms<T: Float, const K: usize>(z: &[T; K], u: &[T; K], c: usize, xi: 
     InnerCoefs { grad_w, hvp_w, grad_x: ds * loss, cross: ds * ur, loss }
 }
 
-
 // ---------------------------------------------------------------------------
 // The problem
 

@@ -50,11 +50,11 @@
 
 use core::ops::Range;
 
+use bilevel::Float;
 use bilevel::backend::{Backend, Kernel, MulAdd};
 use bilevel::error::{Error, check_len};
 use bilevel::kernels::dot_in;
 use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder, fits, poison, uniform_index};
-use bilevel::Float;
 use rand_core::Rng;
 
 pub use crate::data::Labeled;
@@ -217,7 +217,11 @@ binary_data_new!(f32, f64);
 /// assert_eq!(wrap(&[1.0f32, 2.0], &[1.0, -1.0])?.len(), 2);
 /// # Ok::<(), bilevel::Error>(())
 /// ```
-pub fn binary_data<'a, T: Float>(features: &'a [T], labels: &'a [T], dim: usize) -> Result<BinaryData<'a, T>, Error> {
+pub fn binary_data<'a, T: Float>(
+    features: &'a [T],
+    labels: &'a [T],
+    dim: usize,
+) -> Result<BinaryData<'a, T>, Error> {
     if labels.iter().any(|&c| c != T::ONE && c != -T::ONE) {
         return Err(Error::InvalidParameter { name: "labels", requirement: "each -1 or +1" });
     }

@@ -517,7 +517,9 @@ pub fn read_gz_text(path: &str) -> Result<std::string::String, DataError> {
     use std::io::Read;
     let bytes = std::fs::read(path).map_err(|e| DataError::Io(e.kind()))?;
     let mut text = std::string::String::new();
-    flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).map_err(|e| DataError::Io(e.kind()))?;
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .map_err(|e| DataError::Io(e.kind()))?;
     Ok(text)
 }
 

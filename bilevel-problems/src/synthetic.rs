@@ -93,13 +93,7 @@ impl<T: Float> LogisticDataset<T> {
     /// assert_ne!(a, LogisticDataset::synthetic(2, 20, 10, 3, 0.5)?);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn synthetic(
-        seed: u64,
-        n_train: usize,
-        n_val: usize,
-        dim: usize,
-        noise: f64,
-    ) -> Result<Self, Error> {
+    pub fn synthetic(seed: u64, n_train: usize, n_val: usize, dim: usize, noise: f64) -> Result<Self, Error> {
         if dim == 0 {
             return Err(Error::Empty { what: "dim" });
         }
@@ -112,10 +106,8 @@ impl<T: Float> LogisticDataset<T> {
         if !(noise >= 0.0 && noise.is_finite()) {
             return Err(Error::InvalidParameter { name: "noise", requirement: "finite and >= 0" });
         }
-        let too_big = Error::InvalidParameter {
-            name: "n_train, n_val, dim",
-            requirement: "sizes that fit in memory",
-        };
+        let too_big =
+            Error::InvalidParameter { name: "n_train, n_val, dim", requirement: "sizes that fit in memory" };
         let nt = n_train.checked_mul(dim).ok_or(too_big)?;
         let nv = n_val.checked_mul(dim).ok_or(too_big)?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);

@@ -5,14 +5,16 @@
 //! structure, softmax coefficients, f32, detection scores, and the data
 //! pipeline (CSV parser, split, standardization, corruption, real digits file).
 
-
-use bilevel_problems::DataError;
 use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder};
+use bilevel::{Backend, Error};
+use bilevel_problems::DataError;
 use bilevel_problems::hyperclean::{ClassData, HyperClean};
 use bilevel_problems::metrics::detection_scores;
-use bilevel_problems::pipeline::{CleaningData, DIGITS_CLASSES, DIGITS_FEATURES, DIGITS_ROWS, Dataset, Standardizer, corrupt_labels, parse_csv, parse_digits};
+use bilevel_problems::pipeline::{
+    CleaningData, DIGITS_CLASSES, DIGITS_FEATURES, DIGITS_ROWS, Dataset, Standardizer, corrupt_labels,
+    parse_csv, parse_digits,
+};
 use bilevel_problems::softmax::{log_sum_exp, softmax};
-use bilevel::{Backend, Error};
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -694,7 +696,8 @@ fn csv_parser_reports_the_malformed_line() {
 }
 
 fn digits_text() -> String {
-    bilevel_problems::pipeline::read_gz_text(bilevel_problems::pipeline::DIGITS_PATH).expect("data/digits.csv.gz is in the repository")
+    bilevel_problems::pipeline::read_gz_text(bilevel_problems::pipeline::DIGITS_PATH)
+        .expect("data/digits.csv.gz is in the repository")
 }
 
 #[test]

@@ -6,9 +6,11 @@
 //! the synthetic data generator.
 
 use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder};
-use bilevel_problems::logistic::{binary_data, BinaryData, LogisticHyper, logistic_loss, logistic_loss_d1, logistic_loss_d2, sigmoid};
-use bilevel_problems::synthetic::LogisticDataset;
 use bilevel::{Backend, Error};
+use bilevel_problems::logistic::{
+    BinaryData, LogisticHyper, binary_data, logistic_loss, logistic_loss_d1, logistic_loss_d2, sigmoid,
+};
+use bilevel_problems::synthetic::LogisticDataset;
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use rand_xoshiro::Xoshiro256PlusPlus;

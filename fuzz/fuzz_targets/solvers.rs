@@ -8,7 +8,7 @@ use bilevel::Error;
 use bilevel::kernels::Delta;
 use bilevel::problems::quadratic::Quadratic;
 use bilevel::schedule::{Momentum, Penalty, Step};
-use bilevel::solvers::{
+use bilevel::solvers::{Iterates, 
     F2sa, F2saConfig, F3sa, F3saConfig, FdeHbo, Fmbo, FmboConfig, Saba, SabaConfig, SabaInit, Soba,
     SobaConfig, Solver,
 };

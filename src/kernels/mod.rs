@@ -9,6 +9,7 @@
 //! | file | kernels | ALGORITHMS.md |
 //! |---|---|---|
 //! | `axpy.rs` | [`axpy`] | solver steps |
+//! | `candidate.rs` | [`axpy_into`] (candidate iterate + finiteness check, one pass) | solver commits |
 //! | `dot.rs` | [`dot`], [`sum_sq`] | reductions |
 //! | `norm.rs` | [`norm`] | §9.2 scaled norm |
 //! | `storm.rs` | [`storm_update`], [`storm_step`], [`ema_update`] | §9.1 |
@@ -17,6 +18,7 @@
 //! | `project.rs` | [`project_ball`], [`project_ball_centered`], [`step_project`] | §9.2 |
 
 mod axpy;
+mod candidate;
 pub(crate) mod dot;
 mod fd;
 pub(crate) mod norm;
@@ -25,6 +27,7 @@ mod saga;
 pub(crate) mod storm;
 
 pub use axpy::axpy;
+pub use candidate::axpy_into;
 pub use dot::{LANES, dot, dot_in, sum_sq};
 pub use fd::{Delta, FdReport, central_pair, hvp_central, jvp_central};
 pub use norm::norm;

@@ -107,6 +107,49 @@ impl<T: Float> Kernel for DenseUpdate<'_, T> {
     }
 }
 
+/// The read-only half of [`DenseUpdate`]: `dir = new − row + (avg + comp)`.
+struct DenseDirection<'a, T> {
+    row: &'a [T],
+    avg: &'a [T],
+    comp: &'a [T],
+    new: &'a [T],
+    dir: &'a mut [T],
+}
+
+impl<T: Float> Kernel for DenseDirection<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<M: MulAdd>(self) {
+        let it = self.row.iter().zip(self.avg).zip(self.comp);
+        for (((&r, &a), &c), (&g, o)) in it.zip(self.new.iter().zip(self.dir.iter_mut())) {
+            *o = (g - r) + (a + c);
+        }
+    }
+}
+
+/// The writing half of [`DenseUpdate`]: `avg += w (new − row)`
+/// (compensated), `row = new`.
+struct DenseStore<'a, T> {
+    row: &'a mut [T],
+    avg: &'a mut [T],
+    comp: &'a mut [T],
+    new: &'a [T],
+    w: T,
+}
+
+impl<T: Float> Kernel for DenseStore<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<M: MulAdd>(self) {
+        let w = self.w;
+        let it = self.row.iter_mut().zip(self.avg.iter_mut()).zip(self.comp.iter_mut());
+        for (((r, a), c), &g) in it.zip(self.new) {
+            neumaier_add(a, c, w * (g - *r));
+            *r = g;
+        }
+    }
+}
+
 /// Splits table storage into `(rows, avg, comp)`.
 fn split3<T>(buf: &mut [T], rows: usize, d: usize) -> (&mut [T], &mut [T], &mut [T]) {
     let (r, rest) = buf.split_at_mut(rows);
@@ -273,6 +316,67 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> SagaTable<T, S> {
         self.backend.run(DenseUpdate { row, avg, comp, new, dir, w })
     }
 
+    /// The direction half of [`SagaTable::update_weighted`], which changes
+    /// nothing: `dir ← new − M[i] + avg`. Followed by
+    /// [`SagaTable::store`]`(i, w, new)` it gives exactly the bits of
+    /// `update_weighted(i, w, new, dir)`; in between, a caller can check the
+    /// step it forms from `dir` and drop it without touching the table.
+    ///
+    /// Errors: [`Error::IndexOutOfRange`]; [`Error::LengthMismatch`] for
+    /// `new` or `dir`.
+    ///
+    /// ```
+    /// use bilevel::kernels::{RowWeights, SagaTable};
+    /// let mut t = SagaTable::zeroed([0.0f64; 4], 2, 1, RowWeights::Uniform)?;
+    /// let mut dir = [0.0];
+    /// t.direction(0, &[4.0], &mut dir)?;
+    /// assert_eq!((dir, t.row(0)), ([4.0], Some(&[0.0][..]))); // table untouched
+    /// t.store(0, 0.5, &[4.0])?;
+    /// assert_eq!(t.row(0), Some(&[4.0][..]));
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn direction(&self, i: usize, new: &[T], dir: &mut [T]) -> Result<(), Error> {
+        let (n, d) = (self.n, self.d);
+        if i >= n {
+            return Err(Error::IndexOutOfRange { what: "row", index: i, len: n });
+        }
+        check_len("new", d, new.len())?;
+        check_len("dir", d, dir.len())?;
+        let s = self.storage.as_ref();
+        let nd = n * d;
+        let (row, avg, comp) = (&s[i * d..(i + 1) * d], &s[nd..nd + d], &s[nd + d..nd + 2 * d]);
+        self.backend.run(DenseDirection { row, avg, comp, new, dir })
+    }
+
+    /// The writing half of [`SagaTable::update_weighted`]:
+    /// `avg += w (new − M[i])`, `M[i] ← new`.
+    ///
+    /// Errors (nothing is modified): as [`SagaTable::direction`], and
+    /// [`Error::InvalidParameter`] for a weight that is not finite.
+    ///
+    /// ```
+    /// use bilevel::kernels::{RowWeights, SagaTable};
+    /// let mut t = SagaTable::zeroed([0.0f64; 4], 2, 1, RowWeights::Uniform)?;
+    /// t.store(1, 0.5, &[2.0])?;
+    /// let mut avg = [0.0];
+    /// t.average(&mut avg)?;
+    /// assert_eq!(avg, [1.0]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn store(&mut self, i: usize, w: T, new: &[T]) -> Result<(), Error> {
+        let (n, d) = (self.n, self.d);
+        if i >= n {
+            return Err(Error::IndexOutOfRange { what: "row", index: i, len: n });
+        }
+        check_len("new", d, new.len())?;
+        if !w.is_finite() {
+            return Err(Error::InvalidParameter { name: "weight", requirement: "finite" });
+        }
+        let (rows, avg, comp) = split3(self.storage.as_mut(), n * d, d);
+        let row = &mut rows[i * d..(i + 1) * d];
+        self.backend.run(DenseStore { row, avg, comp, new, w })
+    }
+
     /// Re-attaches storage that already holds a table of this shape (no
     /// checks, no zeroing): for solvers that keep several tables in one
     /// buffer and rebuild the views each step. The caller guarantees
@@ -360,6 +464,55 @@ impl<T: Float> Kernel for ScalarUpdate<'_, T> {
                 let diff = af * (self.new[j] - self.coef[j]);
                 o[j] = diff + (a[j] + c[j]);
                 neumaier_add(&mut a[j], &mut c[j], w * diff);
+            }
+        }
+    }
+}
+
+/// The read-only half of [`ScalarUpdate`]: `dir = a_f (s_c − s_i,c) + avg`.
+struct ScalarDirection<'a, T> {
+    coef: &'a [T],
+    new: &'a [T],
+    feature: &'a [T],
+    avg: &'a [T],
+    comp: &'a [T],
+    dir: &'a mut [T],
+}
+
+impl<T: Float> Kernel for ScalarDirection<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<M: MulAdd>(self) {
+        let k = self.coef.len();
+        let blocks =
+            self.avg.chunks_exact(k).zip(self.comp.chunks_exact(k)).zip(self.dir.chunks_exact_mut(k));
+        for (((a, c), o), &af) in blocks.zip(self.feature) {
+            for j in 0..k {
+                o[j] = af * (self.new[j] - self.coef[j]) + (a[j] + c[j]);
+            }
+        }
+    }
+}
+
+/// The writing half of [`ScalarUpdate`]: `avg += w a_f (s_c − s_i,c)`.
+struct ScalarStore<'a, T> {
+    coef: &'a [T],
+    new: &'a [T],
+    feature: &'a [T],
+    avg: &'a mut [T],
+    comp: &'a mut [T],
+    w: T,
+}
+
+impl<T: Float> Kernel for ScalarStore<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<M: MulAdd>(self) {
+        let (k, w) = (self.coef.len(), self.w);
+        let blocks = self.avg.chunks_exact_mut(k).zip(self.comp.chunks_exact_mut(k));
+        for ((a, c), &af) in blocks.zip(self.feature) {
+            for j in 0..k {
+                neumaier_add(&mut a[j], &mut c[j], w * (af * (self.new[j] - self.coef[j])));
             }
         }
     }
@@ -472,6 +625,69 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> ScalarSagaTable<T, S> {
         let (coefs, avg, comp) = split3(self.storage.as_mut(), n * k, d * k);
         let coef = &mut coefs[i * k..(i + 1) * k];
         self.backend.run(ScalarUpdate { coef: &*coef, new, feature, avg, comp, dir, w })?;
+        coef.copy_from_slice(new);
+        Ok(())
+    }
+
+    /// Checks `(i, new, feature)` against the table's shape.
+    fn check_sample(&self, i: usize, new: &[T], feature: &[T]) -> Result<(), Error> {
+        if i >= self.n {
+            return Err(Error::IndexOutOfRange { what: "sample", index: i, len: self.n });
+        }
+        check_len("new", self.k, new.len())?;
+        check_len("feature", self.d, feature.len())
+    }
+
+    /// The direction half of [`ScalarSagaTable::update`], which changes
+    /// nothing: `dir ← feature ⊗ (new − s_i) + avg`. Followed by
+    /// [`ScalarSagaTable::store`] with the same arguments it gives exactly
+    /// the bits of `update`.
+    ///
+    /// Errors: as [`ScalarSagaTable::update`].
+    ///
+    /// ```
+    /// use bilevel::kernels::{RowWeights, ScalarSagaTable};
+    /// let len = ScalarSagaTable::<f64, Vec<f64>>::storage_len(2, 2, 1);
+    /// let mut t = ScalarSagaTable::zeroed(vec![0.0; len], 2, 2, 1, RowWeights::Uniform)?;
+    /// let mut dir = [0.0; 2];
+    /// t.direction(0, &[3.0], &[1.0, 2.0], &mut dir)?;
+    /// assert_eq!((dir, t.coefficients(0)), ([3.0, 6.0], Some(&[0.0][..])));
+    /// t.store(0, &[3.0], &[1.0, 2.0])?;
+    /// assert_eq!(t.coefficients(0), Some(&[3.0][..]));
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn direction(&self, i: usize, new: &[T], feature: &[T], dir: &mut [T]) -> Result<(), Error> {
+        self.check_sample(i, new, feature)?;
+        let (n, d, k) = (self.n, self.d, self.k);
+        check_len("dir", d * k, dir.len())?;
+        let s = self.storage.as_ref();
+        let nk = n * k;
+        let (coef, avg, comp) = (&s[i * k..(i + 1) * k], &s[nk..nk + d * k], &s[nk + d * k..nk + 2 * d * k]);
+        self.backend.run(ScalarDirection { coef, new, feature, avg, comp, dir })
+    }
+
+    /// The writing half of [`ScalarSagaTable::update`]:
+    /// `avg += w_i feature ⊗ (new − s_i)`, `s_i ← new`.
+    ///
+    /// Errors (nothing is modified): as [`ScalarSagaTable::update`].
+    ///
+    /// ```
+    /// use bilevel::kernels::{RowWeights, ScalarSagaTable};
+    /// let len = ScalarSagaTable::<f64, Vec<f64>>::storage_len(2, 1, 1);
+    /// let mut t = ScalarSagaTable::zeroed(vec![0.0; len], 2, 1, 1, RowWeights::Uniform)?;
+    /// t.store(1, &[4.0], &[1.0])?;
+    /// let mut avg = [0.0];
+    /// t.average(&mut avg)?;
+    /// assert_eq!(avg, [2.0]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn store(&mut self, i: usize, new: &[T], feature: &[T]) -> Result<(), Error> {
+        self.check_sample(i, new, feature)?;
+        let (n, d, k) = (self.n, self.d, self.k);
+        let w = self.weights.weight::<T>(i, n);
+        let (coefs, avg, comp) = split3(self.storage.as_mut(), n * k, d * k);
+        let coef = &mut coefs[i * k..(i + 1) * k];
+        self.backend.run(ScalarStore { coef: &*coef, new, feature, avg, comp, w })?;
         coef.copy_from_slice(new);
         Ok(())
     }

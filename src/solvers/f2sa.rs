@@ -27,7 +27,7 @@
 //! ```
 //! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::{Penalty, Step};
-//! use bilevel::solvers::{F2sa, F2saConfig, f2sa};
+//! use bilevel::solvers::{F2sa, F2saConfig, Iterates, f2sa};
 //!
 //! let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
 //! let cfg = F2saConfig {
@@ -46,14 +46,23 @@
 
 use rand_core::Rng;
 
-use super::{Core, Layout, Solver, StepReport, check_finite, diverged_on_nonfinite, layout_len, to_t};
-use crate::Float;
+use super::shared::{
+    Core, PenaltySteps, candidate, commit, diverged_on_nonfinite, initial_penalty, workspace,
+};
+use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::oracles::FirstOrder;
 use crate::schedule::{Penalty, Schedule, Step};
+use crate::{Backend, Float};
 
-// x, y, z | d, gq, gx, tp | nx, ny, nz
-const LAYOUT: Layout<10> = [(1, 0), (0, 1), (0, 1), (0, 1), (0, 1), (1, 0), (1, 0), (1, 0), (0, 1), (0, 1)];
+workspace! {
+    /// F2SA's workspace (§4): the state `x, y, z`, the `y`-direction, a
+    /// gradient, the `x`-direction and its scratch, and the candidates.
+    struct Workspace(p, q) {
+        state { z: q }
+        scratch { d_y: q, g_q: q, d_x: p, g_p: p, next_x: p, next_y: q, next_z: q }
+    }
+}
 
 /// Length of the buffer an [`F2sa`] needs: `4p + 6q` (saturating).
 ///
@@ -61,7 +70,7 @@ const LAYOUT: Layout<10> = [(1, 0), (0, 1), (0, 1), (0, 1), (0, 1), (1, 0), (1, 
 /// assert_eq!(bilevel::solvers::f2sa::workspace_len(3, 5), 4 * 3 + 6 * 5);
 /// ```
 pub const fn workspace_len(p: usize, q: usize) -> usize {
-    layout_len(&LAYOUT, p, q)
+    Workspace::<f64>::len(p, q)
 }
 
 /// F2SA's parameters (§4). Defaults (theory shape of the noisy regime,
@@ -159,7 +168,7 @@ impl F2saConfig {
 /// The F2SA solver on storage `S` (see the [module docs](self)).
 ///
 /// ```
-/// use bilevel::solvers::{F2sa, F2saConfig, f2sa};
+/// use bilevel::solvers::{F2sa, F2saConfig, Iterates, f2sa};
 /// let s = F2sa::new(F2saConfig::default(), [0.0f64; f2sa::workspace_len(1, 1)], &[1.0], &[2.0])?;
 /// assert_eq!((s.y(), s.z(), s.penalty()), (&[2.0][..], &[2.0][..], 10.0));
 /// # Ok::<(), bilevel::Error>(())
@@ -180,23 +189,24 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
     ///
     /// ```
     /// use bilevel::{Error, solvers::{F2sa, F2saConfig}};
-    /// assert!(matches!(F2sa::new(F2saConfig::default(), [0.0f64; 2], &[], &[0.0]), Err(Error::Empty { .. })));
+    /// let e = F2sa::new(F2saConfig::default(), [0.0f64; 3], &[0.0], &[0.0]).unwrap_err();
+    /// assert!(matches!(e, Error::LengthMismatch { what: "storage", .. }));
     /// ```
     pub fn new(config: F2saConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
-        let mut core = Core::new(&LAYOUT, storage, x0, y0)?;
-        let [_, y, z] = core.slots::<3, 10>(&LAYOUT);
-        z.copy_from_slice(y);
-        let lambda = config.penalty.at(0);
-        to_t::<T>("penalty", lambda)?;
-        Ok(F2sa { lambda, config, core })
+        let mut core = Core::new(storage, workspace_len, x0, y0)?;
+        let (p, q) = (core.p, core.q);
+        let w = Workspace::split(core.buffer(), p, q);
+        w.z.copy_from_slice(w.y);
+        let lambda = initial_penalty::<T>(&config.penalty)?;
+        Ok(F2sa { config, core, lambda })
     }
 
     /// The configuration.
     ///
     /// ```
     /// # use bilevel::solvers::{F2sa, F2saConfig};
-    /// let s = F2sa::new(F2saConfig::default(), [0.0f64; 10], &[0.0], &[0.0])?;
+    /// let s = F2sa::<f64, _>::new_owned(F2saConfig::default(), &[0.0], &[0.0])?;
     /// assert_eq!(s.config().inner_steps, 10);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
@@ -204,63 +214,59 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
         &self.config
     }
 
-    /// Outer iterate `x_k`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{F2sa, F2saConfig};
-    /// assert_eq!(F2sa::new(F2saConfig::default(), [0.0f64; 10], &[5.0], &[0.0])?.x(), &[5.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn x(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 0)
-    }
-
-    /// Penalised inner iterate `y_k ≈ y*_λ(x)`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{F2sa, F2saConfig};
-    /// assert_eq!(F2sa::new(F2saConfig::default(), [0.0f64; 10], &[5.0], &[1.0])?.y(), &[1.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn y(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 1)
-    }
-
     /// Inner iterate `z_k ≈ y*(x)`.
     ///
     /// ```
     /// # use bilevel::solvers::{F2sa, F2saConfig};
-    /// assert_eq!(F2sa::new(F2saConfig::default(), [0.0f64; 10], &[5.0], &[1.0])?.z(), &[1.0]);
+    /// assert_eq!(F2sa::new_owned(F2saConfig::default(), &[5.0f64], &[1.0])?.z(), &[1.0]);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
     pub fn z(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 2)
+        self.core.after_y(0, self.core.q)
     }
 
-    /// The penalty `λ_k` the next iteration uses.
+    /// The penalty `λ_k` the next iteration uses (in `T`, as
+    /// [`StepReport::penalty`]).
     ///
     /// ```
     /// # use bilevel::solvers::{F2sa, F2saConfig};
-    /// assert_eq!(F2sa::new(F2saConfig::benchopt(0.1, 1.0, 0.1), [0.0f64; 10], &[0.0], &[0.0])?.penalty(), 1.0);
+    /// assert_eq!(F2sa::new_owned(F2saConfig::default(), &[0.0f32], &[0.0])?.penalty(), 10.0f32);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn penalty(&self) -> f64 {
-        self.lambda
+    pub fn penalty(&self) -> T {
+        T::from_f64(self.lambda)
     }
 
-    /// Completed outer iterations `k`.
+    /// The same solver on an explicit backend (bit-exact reproducibility).
+    ///
+    /// Errors: [`Error::BackendUnavailable`].
     ///
     /// ```
-    /// # use bilevel::solvers::{F2sa, F2saConfig};
-    /// assert_eq!(F2sa::new(F2saConfig::default(), [0.0f64; 10], &[0.0], &[0.0])?.iteration(), 0);
+    /// use bilevel::{Backend, solvers::{F2sa, F2saConfig}};
+    /// let s = F2sa::<f64, _>::new_owned(F2saConfig::default(), &[0.0], &[0.0])?.with_backend(Backend::Scalar)?;
+    /// assert_eq!(s.backend(), Backend::Scalar);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn iteration(&self) -> u64 {
-        self.core.t
+    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
+        self.core.set_backend(backend)?;
+        Ok(self)
     }
 
-    /// One outer F2SA iteration (§4; see the [module docs](self)). Samples
-    /// drawn per inner step: `ζ^z`, `ξ^y`, `ζ^y`; then `ξ^x`, `ζ^x`, `ζ'^x`.
+    /// The backend the kernels run on.
+    ///
+    /// ```
+    /// use bilevel::{Backend, solvers::{F2sa, F2saConfig}};
+    /// assert_eq!(F2sa::<f64, _>::new_owned(F2saConfig::default(), &[0.0], &[0.0])?.backend(), Backend::detect());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.core.backend
+    }
+
+    /// One F2SA iteration (§4; see the [module docs](self)): `T` inner steps
+    /// on `y` and `z` with `x_k` frozen, then the `x`-step. Samples drawn per
+    /// inner step: `ζ_z`, `ξ_y`, `ζ_y`; then `ξ_x`, `ζ_x` (and `ζ'_x` when the
+    /// cross sample is not shared).
     ///
     /// Errors: [`Error::LengthMismatch`] if the problem's dimensions differ;
     /// [`Error::Diverged`] (`"z"`, `"y"` or `"x"`) with the previous state and
@@ -271,10 +277,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
     /// use bilevel::solvers::{F2sa, F2saConfig};
     /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
-    /// let mut s = F2sa::new(F2saConfig::default(), [0.0; 10], &[1.0], &[0.5])?;
+    /// let mut s = F2sa::new_owned(F2saConfig::default(), &[1.0], &[0.5])?;
     /// let r = s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
     /// assert_eq!(r.penalty, 10.0);
-    /// assert!(s.penalty() > 10.0);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
     pub fn step<P: FirstOrder<T>, R: Rng + ?Sized>(
@@ -285,63 +290,48 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
         self.core.check_problem(problem)?;
         let k = self.core.t;
         let c = &self.config;
-        let lam_f = self.lambda;
-        let lam: T = to_t("penalty", lam_f)?;
-        let ay = c.step_y.at(k);
-        let alpha: T = to_t("step_y", if c.scale_y_by_penalty { ay / lam_f } else { ay })?;
-        let gamma: T = to_t("step_z", c.step_z.at(k))?;
-        let sx: T = to_t("step_x", c.step_x.at(k))?;
-        let inner = c.inner_steps;
-        let next_lambda = c.penalty.next(lam_f, k);
-        // A penalty schedule that leaves T's range is refused before any
-        // state changes (the stored λ stays finite).
-        to_t::<T>("penalty", next_lambda)?;
-        let b = self.core.backend;
-        let [x, y, z, d, gq, gx, tp, nx, ny, nz] = self.core.slots::<10, 10>(&LAYOUT);
+        let st: PenaltySteps<T> = PenaltySteps::at(
+            k,
+            self.lambda,
+            [&c.step_x, &c.step_y, &c.step_z],
+            &c.penalty,
+            c.scale_y_by_penalty,
+        )?;
+        let (lam, b) = (st.lambda, self.core.backend);
+        let (p, q) = (self.core.p, self.core.q);
+        let w = Workspace::split(self.core.buffer(), p, q);
 
         // Inner loop on copies of y and z, x_k frozen.
-        ny.copy_from_slice(y);
-        nz.copy_from_slice(z);
-        for _ in 0..inner {
+        w.next_y.copy_from_slice(w.y);
+        w.next_z.copy_from_slice(w.z);
+        for _ in 0..c.inner_steps {
             let zeta_z = problem.sample_inner(rng);
-            problem.grad_g(x, nz, &zeta_z, None, Some(gq));
-            b.axpy(-gamma, gq, nz).map_err(diverged_on_nonfinite("z", k))?;
+            problem.grad_g(w.x, w.next_z, &zeta_z, None, Some(w.g_q));
+            b.axpy(-st.step_z, w.g_q, w.next_z).map_err(diverged_on_nonfinite("z", k))?;
             let xi_y = problem.sample_outer(rng);
             let zeta_y = problem.sample_inner(rng);
-            problem.grad_f(x, ny, &xi_y, None, Some(d));
-            problem.grad_g(x, ny, &zeta_y, None, Some(gq));
-            b.axpy(lam, gq, d).map_err(diverged_on_nonfinite("y", k))?;
-            b.axpy(-alpha, d, ny).map_err(diverged_on_nonfinite("y", k))?;
-            check_finite("z", nz, k)?;
-            check_finite("y", ny, k)?;
+            problem.grad_f(w.x, w.next_y, &xi_y, None, Some(w.d_y));
+            problem.grad_g(w.x, w.next_y, &zeta_y, None, Some(w.g_q));
+            b.axpy(lam, w.g_q, w.d_y).map_err(diverged_on_nonfinite("y", k))?;
+            b.axpy(-st.step_y, w.d_y, w.next_y).map_err(diverged_on_nonfinite("y", k))?;
+            super::shared::check_finite("z", w.next_z, k)?;
+            super::shared::check_finite("y", w.next_y, k)?;
         }
 
-        // G_k at the fresh (y, z), then the x-step.
+        // G_k = ∇_x f(y) + λ(∇_x g(y) − ∇_x g(z)) at the fresh (y, z), then the x-step.
         let (xi_x, zeta_x) = (problem.sample_outer(rng), problem.sample_inner(rng));
         let zeta_x2 = if c.shared_cross_sample { zeta_x } else { problem.sample_inner(rng) };
-        problem.grad_f(x, ny, &xi_x, Some(gx), None);
-        problem.grad_g(x, ny, &zeta_x, Some(tp), None);
-        b.axpy(lam, tp, gx).map_err(diverged_on_nonfinite("x", k))?;
-        problem.grad_g(x, nz, &zeta_x2, Some(tp), None);
-        b.axpy(-lam, tp, gx).map_err(diverged_on_nonfinite("x", k))?;
-        nx.copy_from_slice(x);
-        b.axpy(-sx, gx, nx).map_err(diverged_on_nonfinite("x", k))?;
-        check_finite("x", nx, k)?;
+        problem.grad_f(w.x, w.next_y, &xi_x, Some(w.d_x), None);
+        problem.grad_g(w.x, w.next_y, &zeta_x, Some(w.g_p), None);
+        b.axpy(lam, w.g_p, w.d_x).map_err(diverged_on_nonfinite("x", k))?;
+        problem.grad_g(w.x, w.next_z, &zeta_x2, Some(w.g_p), None);
+        b.axpy(-lam, w.g_p, w.d_x).map_err(diverged_on_nonfinite("x", k))?;
+        candidate(b, "x", k, (w.x, -st.step_x, w.d_x), w.next_x)?;
 
-        x.copy_from_slice(nx);
-        y.copy_from_slice(ny);
-        z.copy_from_slice(nz);
+        commit([(w.x, &*w.next_x), (w.y, &*w.next_y), (w.z, &*w.next_z)]);
         self.core.t = k + 1;
-        self.lambda = next_lambda;
-        Ok(StepReport {
-            iteration: k,
-            step_x: sx,
-            step_y: alpha,
-            step_v: gamma,
-            eta: T::ONE,
-            penalty: lam,
-            projection: T::ONE,
-        })
+        self.lambda = st.next_lambda;
+        Ok(st.report(k, T::ONE))
     }
 }
 
@@ -350,34 +340,14 @@ impl<T: Float> F2sa<T, alloc::vec::Vec<T>> {
     /// A solver owning a `Vec` workspace (allocated once, here).
     ///
     /// ```
-    /// use bilevel::solvers::{F2sa, F2saConfig};
-    /// let s = F2sa::<f64, _>::new_owned(F2saConfig::default(), &[1.0], &[0.0; 3])?;
-    /// assert_eq!(s.z().len(), 3);
+    /// use bilevel::solvers::{F2sa, F2saConfig, Iterates};
+    /// let s = F2sa::<f32, _>::new_owned(F2saConfig::default(), &[1.0], &[0.0; 3])?;
+    /// assert_eq!(s.y().len(), 3);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
     pub fn new_owned(config: F2saConfig, x0: &[T], y0: &[T]) -> Result<Self, Error> {
-        let n = workspace_len(x0.len(), y0.len());
-        if n == usize::MAX {
-            return Err(Error::InvalidParameter {
-                name: "x0",
-                requirement: "dimensions whose workspace fits in usize",
-            });
-        }
-        F2sa::new(config, alloc::vec![T::ZERO; n], x0, y0)
+        F2sa::new(config, super::shared::owned(workspace_len(x0.len(), y0.len()))?, x0, y0)
     }
 }
 
-impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: FirstOrder<T>> Solver<T, P> for F2sa<T, S> {
-    fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
-        F2sa::step(self, problem, rng)
-    }
-    fn x(&self) -> &[T] {
-        F2sa::x(self)
-    }
-    fn y(&self) -> &[T] {
-        F2sa::y(self)
-    }
-    fn iteration(&self) -> u64 {
-        F2sa::iteration(self)
-    }
-}
+impl_solver!(F2sa<T, S> where [], FirstOrder<T>);

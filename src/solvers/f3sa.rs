@@ -27,7 +27,7 @@
 //! ```
 //! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::{Momentum, Penalty, Step};
-//! use bilevel::solvers::{F3sa, F3saConfig, f3sa};
+//! use bilevel::solvers::{F3sa, F3saConfig, Iterates, f3sa};
 //!
 //! let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
 //! let cfg = F3saConfig {
@@ -45,41 +45,31 @@
 
 use rand_core::Rng;
 
-use super::{Core, Layout, Solver, StepReport, check_finite, diverged_on_nonfinite, layout_len, to_t};
-use crate::Float;
+use super::shared::{
+    Core, PenaltySteps, candidate, check_finite, commit, diverged_on_nonfinite, initial_penalty, shift, to_t,
+    workspace,
+};
+use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::oracles::FirstOrder;
 use crate::schedule::{Momentum, Penalty, Schedule, Step};
+use crate::{Backend, Float};
 
-// x, y, z, xp, yp, zp, hz, hfy, hgy, hfx, hgxy, hgxz | aq, aq2, ap, ap2 |
-// nx, ny, nz, nhz, nhfy, nhgy, nhfx, nhgxy, nhgxz
-const LAYOUT: Layout<25> = [
-    (1, 0),
-    (0, 1),
-    (0, 1),
-    (1, 0),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (1, 0),
-    (1, 0),
-    (1, 0),
-    (0, 1),
-    (0, 1),
-    (1, 0),
-    (1, 0),
-    (1, 0),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (1, 0),
-    (1, 0),
-    (1, 0),
-];
+workspace! {
+    /// F3SA's workspace (§5): the iterates and the previous point, the six
+    /// STORM estimates `h_*`; a fresh and a previous-point sample per
+    /// dimension, and the candidates.
+    struct Workspace(p, q) {
+        state {
+            z: q, prev_x: p, prev_y: q, prev_z: q,
+            h_z: q, h_fy: q, h_gy: q, h_fx: p, h_gxy: p, h_gxz: p,
+        }
+        scratch {
+            g_q: q, g_q_prev: q, g_p: p, g_p_prev: p, next_x: p, next_y: q, next_z: q,
+            next_h_z: q, next_h_fy: q, next_h_gy: q, next_h_fx: p, next_h_gxy: p, next_h_gxz: p,
+        }
+    }
+}
 
 /// Length of the buffer an [`F3sa`] needs: `11p + 14q` (saturating).
 ///
@@ -87,7 +77,26 @@ const LAYOUT: Layout<25> = [
 /// assert_eq!(bilevel::solvers::f3sa::workspace_len(3, 5), 11 * 3 + 14 * 5);
 /// ```
 pub const fn workspace_len(p: usize, q: usize) -> usize {
-    layout_len(&LAYOUT, p, q)
+    Workspace::<f64>::len(p, q)
+}
+
+/// One STORM estimate (§9.1 form B): `next_h ← g + (1−η)(h − g_prev)`, with
+/// `g` the fresh sample at the current point and `g_prev` the same sample at
+/// the previous point (`eval_prev`; equal to `g` at `k = 0`, where `η = 1`).
+#[inline]
+fn storm<T: Float>(
+    b: Backend,
+    eta: T,
+    (h, next_h): (&[T], &mut [T]),
+    (g, g_prev): (&[T], &mut [T]),
+    eval_prev: Option<impl FnOnce(&mut [T])>,
+) -> Result<(), Error> {
+    match eval_prev {
+        Some(eval) => eval(g_prev),
+        None => g_prev.copy_from_slice(g),
+    }
+    next_h.copy_from_slice(h);
+    b.storm_update(next_h, g, g_prev, eta)
 }
 
 /// F3SA's parameters (§5; schedules not verified). Defaults (the noisy
@@ -163,7 +172,7 @@ impl F3saConfig {
 /// The F3SA solver on storage `S` (see the [module docs](self)).
 ///
 /// ```
-/// use bilevel::solvers::{F3sa, F3saConfig, f3sa};
+/// use bilevel::solvers::{F3sa, F3saConfig, Iterates, f3sa};
 /// let s = F3sa::new(F3saConfig::default(), [0.0f64; f3sa::workspace_len(1, 1)], &[1.0], &[2.0])?;
 /// assert_eq!((s.y(), s.z(), s.penalty()), (&[2.0][..], &[2.0][..], 10.0));
 /// # Ok::<(), bilevel::Error>(())
@@ -183,25 +192,25 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
     /// [`Error::LengthMismatch`] for `storage`; [`Error::NonFinite`].
     ///
     /// ```
-    /// use bilevel::{Error, solvers::{F3sa, F3saConfig}};
-    /// let e = F3sa::new(F3saConfig::default(), [0.0f64; 25], &[f64::NAN], &[0.0]).unwrap_err();
+    /// use bilevel::{Error, solvers::{F3sa, F3saConfig, f3sa}};
+    /// let e = F3sa::new(F3saConfig::default(), [0.0f64; f3sa::workspace_len(1, 1)], &[f64::NAN], &[0.0]).unwrap_err();
     /// assert_eq!(e, Error::NonFinite { what: "initial point" });
     /// ```
     pub fn new(config: F3saConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
-        let mut core = Core::new(&LAYOUT, storage, x0, y0)?;
-        let [_, y, z] = core.slots::<3, 25>(&LAYOUT);
-        z.copy_from_slice(y);
-        let lambda = config.penalty.at(0);
-        to_t::<T>("penalty", lambda)?;
-        Ok(F3sa { lambda, config, core })
+        let mut core = Core::new(storage, workspace_len, x0, y0)?;
+        let (p, q) = (core.p, core.q);
+        let w = Workspace::split(core.buffer(), p, q);
+        w.z.copy_from_slice(w.y);
+        let lambda = initial_penalty::<T>(&config.penalty)?;
+        Ok(F3sa { config, core, lambda })
     }
 
     /// The configuration.
     ///
     /// ```
     /// # use bilevel::solvers::{F3sa, F3saConfig};
-    /// let s = F3sa::new(F3saConfig::default(), [0.0f64; 25], &[0.0], &[0.0])?;
+    /// let s = F3sa::<f64, _>::new_owned(F3saConfig::default(), &[0.0], &[0.0])?;
     /// assert!(s.config().scale_y_by_penalty);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
@@ -209,59 +218,53 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
         &self.config
     }
 
-    /// Outer iterate `x_k`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{F3sa, F3saConfig};
-    /// assert_eq!(F3sa::new(F3saConfig::default(), [0.0f64; 25], &[5.0], &[0.0])?.x(), &[5.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn x(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 0)
-    }
-
-    /// Penalised inner iterate `y_k ≈ y*_λ(x)`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{F3sa, F3saConfig};
-    /// assert_eq!(F3sa::new(F3saConfig::default(), [0.0f64; 25], &[5.0], &[1.0])?.y(), &[1.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn y(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 1)
-    }
-
     /// Inner iterate `z_k ≈ y*(x)`.
     ///
     /// ```
     /// # use bilevel::solvers::{F3sa, F3saConfig};
-    /// assert_eq!(F3sa::new(F3saConfig::default(), [0.0f64; 25], &[5.0], &[1.0])?.z(), &[1.0]);
+    /// assert_eq!(F3sa::new_owned(F3saConfig::default(), &[5.0f64], &[1.0])?.z(), &[1.0]);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
     pub fn z(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 2)
+        self.core.after_y(0, self.core.q)
     }
 
-    /// The penalty `λ_k` the next iteration uses.
+    /// The penalty `λ_k` the next iteration uses (in `T`, as
+    /// [`StepReport::penalty`]).
     ///
     /// ```
     /// # use bilevel::solvers::{F3sa, F3saConfig};
-    /// assert_eq!(F3sa::new(F3saConfig::default(), [0.0f64; 25], &[0.0], &[0.0])?.penalty(), 10.0);
+    /// assert_eq!(F3sa::new_owned(F3saConfig::default(), &[0.0f64], &[0.0])?.penalty(), 10.0);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn penalty(&self) -> f64 {
-        self.lambda
+    pub fn penalty(&self) -> T {
+        T::from_f64(self.lambda)
     }
 
-    /// Completed iterations `k`.
+    /// The same solver on an explicit backend (bit-exact reproducibility).
+    ///
+    /// Errors: [`Error::BackendUnavailable`].
     ///
     /// ```
-    /// # use bilevel::solvers::{F3sa, F3saConfig};
-    /// assert_eq!(F3sa::new(F3saConfig::default(), [0.0f64; 25], &[0.0], &[0.0])?.iteration(), 0);
+    /// use bilevel::{Backend, solvers::{F3sa, F3saConfig}};
+    /// let s = F3sa::<f64, _>::new_owned(F3saConfig::default(), &[0.0], &[0.0])?.with_backend(Backend::Scalar)?;
+    /// assert_eq!(s.backend(), Backend::Scalar);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn iteration(&self) -> u64 {
-        self.core.t
+    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
+        self.core.set_backend(backend)?;
+        Ok(self)
+    }
+
+    /// The backend the kernels run on.
+    ///
+    /// ```
+    /// use bilevel::{Backend, solvers::{F3sa, F3saConfig}};
+    /// assert_eq!(F3sa::<f64, _>::new_owned(F3saConfig::default(), &[0.0], &[0.0])?.backend(), Backend::detect());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.core.backend
     }
 
     /// One F3SA iteration (§5; see the [module docs](self)). Samples drawn,
@@ -276,7 +279,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
     /// use bilevel::solvers::{F3sa, F3saConfig};
     /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
-    /// let mut s = F3sa::new(F3saConfig::default(), [0.0; 25], &[1.0], &[0.5])?;
+    /// let mut s = F3sa::new_owned(F3saConfig::default(), &[1.0], &[0.5])?;
     /// let r = s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
     /// assert_eq!((r.eta, r.penalty), (1.0, 10.0));
     /// # Ok::<(), bilevel::Error>(())
@@ -291,142 +294,74 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
         let c = &self.config;
         let first = k == 0;
         let eta: T = if first { T::ONE } else { to_t("eta", c.eta.at(k))? };
-        let lam_f = self.lambda;
-        let lam: T = to_t("penalty", lam_f)?;
-        let ay = c.step_y.at(k);
-        let alpha: T = to_t("step_y", if c.scale_y_by_penalty { ay / lam_f } else { ay })?;
-        let gamma: T = to_t("step_z", c.step_z.at(k))?;
-        let sx: T = to_t("step_x", c.step_x.at(k))?;
-        let next_lambda = c.penalty.next(lam_f, k);
-        // A penalty schedule that leaves T's range is refused before any
-        // state changes (the stored λ stays finite).
-        to_t::<T>("penalty", next_lambda)?;
-        let b = self.core.backend;
+        let st: PenaltySteps<T> = PenaltySteps::at(
+            k,
+            self.lambda,
+            [&c.step_x, &c.step_y, &c.step_z],
+            &c.penalty,
+            c.scale_y_by_penalty,
+        )?;
+        let (lam, b) = (st.lambda, self.core.backend);
         let zeta_z = problem.sample_inner(rng);
         let xi_y = problem.sample_outer(rng);
         let zeta_y = problem.sample_inner(rng);
         let xi_x = problem.sample_outer(rng);
         let zeta_x = problem.sample_inner(rng);
         let zeta_x2 = if c.shared_cross_sample { zeta_x } else { problem.sample_inner(rng) };
-        let [
-            x,
-            y,
-            z,
-            xp,
-            yp,
-            zp,
-            hz,
-            hfy,
-            hgy,
-            hfx,
-            hgxy,
-            hgxz,
-            aq,
-            aq2,
-            ap,
-            ap2,
-            nx,
-            ny,
-            nz,
-            nhz,
-            nhfy,
-            nhgy,
-            nhfx,
-            nhgxy,
-            nhgxz,
-        ] = self.core.slots::<25, 25>(&LAYOUT);
+        let (p, q) = (self.core.p, self.core.q);
+        let w = Workspace::split(self.core.buffer(), p, q);
+        let (x, y, z) = (&*w.x, &*w.y, &*w.z);
+        let (xp, yp, zp) = (&*w.prev_x, &*w.prev_y, &*w.prev_z);
+        let later = !first;
 
         // y/z estimators: the same sample at (x_k, ·_k) and (x_{k−1}, ·_{k−1}).
-        problem.grad_g(x, z, &zeta_z, None, Some(aq));
-        if first {
-            aq2.copy_from_slice(aq);
-        } else {
-            problem.grad_g(xp, zp, &zeta_z, None, Some(aq2));
-        }
-        nhz.copy_from_slice(hz);
-        b.storm_update(nhz, aq, aq2, eta)?;
+        problem.grad_g(x, z, &zeta_z, None, Some(w.g_q));
+        let eval = later.then_some(|o: &mut [T]| problem.grad_g(xp, zp, &zeta_z, None, Some(o)));
+        storm(b, eta, (w.h_z, w.next_h_z), (w.g_q, w.g_q_prev), eval)?;
+        problem.grad_f(x, y, &xi_y, None, Some(w.g_q));
+        let eval = later.then_some(|o: &mut [T]| problem.grad_f(xp, yp, &xi_y, None, Some(o)));
+        storm(b, eta, (w.h_fy, w.next_h_fy), (w.g_q, w.g_q_prev), eval)?;
+        problem.grad_g(x, y, &zeta_y, None, Some(w.g_q));
+        let eval = later.then_some(|o: &mut [T]| problem.grad_g(xp, yp, &zeta_y, None, Some(o)));
+        storm(b, eta, (w.h_gy, w.next_h_gy), (w.g_q, w.g_q_prev), eval)?;
 
-        problem.grad_f(x, y, &xi_y, None, Some(aq));
-        if first {
-            aq2.copy_from_slice(aq);
-        } else {
-            problem.grad_f(xp, yp, &xi_y, None, Some(aq2));
-        }
-        nhfy.copy_from_slice(hfy);
-        b.storm_update(nhfy, aq, aq2, eta)?;
-
-        problem.grad_g(x, y, &zeta_y, None, Some(aq));
-        if first {
-            aq2.copy_from_slice(aq);
-        } else {
-            problem.grad_g(xp, yp, &zeta_y, None, Some(aq2));
-        }
-        nhgy.copy_from_slice(hgy);
-        b.storm_update(nhgy, aq, aq2, eta)?;
-
-        nz.copy_from_slice(z);
-        b.axpy(-gamma, nhz, nz).map_err(diverged_on_nonfinite("z", k))?;
-        ny.copy_from_slice(y);
-        b.axpy(-alpha, nhfy, ny).map_err(diverged_on_nonfinite("y", k))?;
-        b.axpy(-alpha * lam, nhgy, ny).map_err(diverged_on_nonfinite("y", k))?;
-        check_finite("z", nz, k)?;
-        check_finite("y", ny, k)?;
+        // z ← z − γ h_z ;  y ← y − α (h_fy + λ h_gy).
+        candidate(b, "z", k, (z, -st.step_z, w.next_h_z), w.next_z)?;
+        candidate(b, "y", k, (y, -st.step_y, w.next_h_fy), w.next_y)?;
+        b.axpy(-st.step_y * lam, w.next_h_gy, w.next_y).map_err(diverged_on_nonfinite("y", k))?;
+        check_finite("y", w.next_y, k)?;
 
         // x estimators at (x_k, ·_{k+1}) and (x_{k−1}, ·_k).
-        problem.grad_f(x, ny, &xi_x, Some(ap), None);
-        if first {
-            ap2.copy_from_slice(ap);
-        } else {
-            problem.grad_f(xp, y, &xi_x, Some(ap2), None);
-        }
-        nhfx.copy_from_slice(hfx);
-        b.storm_update(nhfx, ap, ap2, eta)?;
+        let (ny, nz) = (&*w.next_y, &*w.next_z);
+        problem.grad_f(x, ny, &xi_x, Some(w.g_p), None);
+        let eval = later.then_some(|o: &mut [T]| problem.grad_f(xp, y, &xi_x, Some(o), None));
+        storm(b, eta, (w.h_fx, w.next_h_fx), (w.g_p, w.g_p_prev), eval)?;
+        problem.grad_g(x, ny, &zeta_x, Some(w.g_p), None);
+        let eval = later.then_some(|o: &mut [T]| problem.grad_g(xp, y, &zeta_x, Some(o), None));
+        storm(b, eta, (w.h_gxy, w.next_h_gxy), (w.g_p, w.g_p_prev), eval)?;
+        problem.grad_g(x, nz, &zeta_x2, Some(w.g_p), None);
+        let eval = later.then_some(|o: &mut [T]| problem.grad_g(xp, z, &zeta_x2, Some(o), None));
+        storm(b, eta, (w.h_gxz, w.next_h_gxz), (w.g_p, w.g_p_prev), eval)?;
 
-        problem.grad_g(x, ny, &zeta_x, Some(ap), None);
-        if first {
-            ap2.copy_from_slice(ap);
-        } else {
-            problem.grad_g(xp, y, &zeta_x, Some(ap2), None);
-        }
-        nhgxy.copy_from_slice(hgxy);
-        b.storm_update(nhgxy, ap, ap2, eta)?;
+        // x ← x − s (h_fx + λ (h_gxy − h_gxz)).
+        candidate(b, "x", k, (x, -st.step_x, w.next_h_fx), w.next_x)?;
+        let sl = st.step_x * lam;
+        b.axpy(-sl, w.next_h_gxy, w.next_x).map_err(diverged_on_nonfinite("x", k))?;
+        b.axpy(sl, w.next_h_gxz, w.next_x).map_err(diverged_on_nonfinite("x", k))?;
+        check_finite("x", w.next_x, k)?;
 
-        problem.grad_g(x, nz, &zeta_x2, Some(ap), None);
-        if first {
-            ap2.copy_from_slice(ap);
-        } else {
-            problem.grad_g(xp, z, &zeta_x2, Some(ap2), None);
-        }
-        nhgxz.copy_from_slice(hgxz);
-        b.storm_update(nhgxz, ap, ap2, eta)?;
-
-        nx.copy_from_slice(x);
-        b.axpy(-sx, nhfx, nx).map_err(diverged_on_nonfinite("x", k))?;
-        b.axpy(-sx * lam, nhgxy, nx).map_err(diverged_on_nonfinite("x", k))?;
-        b.axpy(sx * lam, nhgxz, nx).map_err(diverged_on_nonfinite("x", k))?;
-        check_finite("x", nx, k)?;
-
-        // Commit: previous ← current ← next; momentum buffers.
-        for (prev, cur, next) in [(xp, &mut *x, &*nx), (yp, &mut *y, &*ny), (zp, &mut *z, &*nz)] {
-            prev.copy_from_slice(cur);
-            cur.copy_from_slice(next);
-        }
-        for (h, nh) in
-            [(hz, &*nhz), (hfy, &*nhfy), (hgy, &*nhgy), (hfx, &*nhfx), (hgxy, &*nhgxy), (hgxz, &*nhgxz)]
-        {
-            h.copy_from_slice(nh);
-        }
+        shift([(w.prev_x, w.x, &*w.next_x), (w.prev_y, w.y, &*w.next_y), (w.prev_z, w.z, &*w.next_z)]);
+        commit([
+            (w.h_z, &*w.next_h_z),
+            (w.h_fy, &*w.next_h_fy),
+            (w.h_gy, &*w.next_h_gy),
+            (w.h_fx, &*w.next_h_fx),
+            (w.h_gxy, &*w.next_h_gxy),
+            (w.h_gxz, &*w.next_h_gxz),
+        ]);
         self.core.t = k + 1;
-        self.lambda = next_lambda;
-        Ok(StepReport {
-            iteration: k,
-            step_x: sx,
-            step_y: alpha,
-            step_v: gamma,
-            eta,
-            penalty: lam,
-            projection: T::ONE,
-        })
+        self.lambda = st.next_lambda;
+        Ok(st.report(k, eta))
     }
 }
 
@@ -441,28 +376,8 @@ impl<T: Float> F3sa<T, alloc::vec::Vec<T>> {
     /// # Ok::<(), bilevel::Error>(())
     /// ```
     pub fn new_owned(config: F3saConfig, x0: &[T], y0: &[T]) -> Result<Self, Error> {
-        let n = workspace_len(x0.len(), y0.len());
-        if n == usize::MAX {
-            return Err(Error::InvalidParameter {
-                name: "x0",
-                requirement: "dimensions whose workspace fits in usize",
-            });
-        }
-        F3sa::new(config, alloc::vec![T::ZERO; n], x0, y0)
+        F3sa::new(config, super::shared::owned(workspace_len(x0.len(), y0.len()))?, x0, y0)
     }
 }
 
-impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: FirstOrder<T>> Solver<T, P> for F3sa<T, S> {
-    fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
-        F3sa::step(self, problem, rng)
-    }
-    fn x(&self) -> &[T] {
-        F3sa::x(self)
-    }
-    fn y(&self) -> &[T] {
-        F3sa::y(self)
-    }
-    fn iteration(&self) -> u64 {
-        F3sa::iteration(self)
-    }
-}
+impl_solver!(F3sa<T, S> where [], FirstOrder<T>);

@@ -29,7 +29,7 @@
 //! use bilevel::kernels::Delta;
 //! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::{Momentum, Step};
-//! use bilevel::solvers::{FdeHbo, FmboConfig, Solver};
+//! use bilevel::solvers::{FdeHbo, FmboConfig, Iterates};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
 //!
 //! let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
@@ -49,11 +49,11 @@
 
 use rand_core::Rng;
 
-use super::{Fmbo, FmboConfig, Solver, StepReport};
-use crate::Float;
+use super::{Fmbo, FmboConfig, Iterates, Solver, StepReport};
 use crate::error::Error;
 use crate::kernels::Delta;
 use crate::oracles::{FiniteDifference, FirstOrder};
+use crate::{Backend, Float};
 
 /// Finite-difference scratch length for dimensions `(p, q)`.
 ///
@@ -70,19 +70,20 @@ pub const fn scratch_len<T: Float>(p: usize, q: usize, delta: Delta<T>) -> usize
 ///
 /// ```
 /// use bilevel::kernels::Delta;
-/// use bilevel::solvers::{FdeHbo, FmboConfig, fdehbo, fmbo};
+/// use bilevel::solvers::{FdeHbo, FmboConfig, Iterates, fdehbo, fmbo};
 /// let s = FdeHbo::new(
-///     FmboConfig::new(5.0f32),
+///     FmboConfig::new(5.0),
 ///     Delta::Relative,
 ///     [0.0f32; fmbo::workspace_len(1, 2)],
 ///     [0.0f32; fdehbo::scratch_len::<f32>(1, 2, Delta::Relative)],
 ///     &[1.0],
 ///     &[0.0, 0.0],
-/// )
-/// .unwrap();
+/// )?;
 /// assert_eq!(s.x(), &[1.0]);
+/// # Ok::<(), bilevel::Error>(())
 /// ```
-pub struct FdeHbo<T: Float, S, W> {
+#[derive(Clone, Debug)]
+pub struct FdeHbo<T, S, W> {
     inner: Fmbo<T, S>,
     delta: Delta<T>,
     scratch: W,
@@ -94,8 +95,14 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W: AsMut<[T]>> FdeHbo<T, S, W> {
     /// Errors: as [`Fmbo::new`]; [`Error::InvalidParameter`] for a fixed
     /// `delta` that is not finite and positive; [`Error::LengthMismatch`] if
     /// `scratch` is shorter than [`scratch_len`].
+    ///
+    /// ```
+    /// use bilevel::{Error, kernels::Delta, solvers::{FdeHbo, FmboConfig, fmbo}};
+    /// let e = FdeHbo::new(FmboConfig::new(1.0), Delta::Fixed(-1.0), [0.0f64; fmbo::workspace_len(1, 1)], [0.0; 8], &[0.0], &[0.0]);
+    /// assert!(matches!(e, Err(Error::InvalidParameter { name: "delta", .. })));
+    /// ```
     pub fn new(
-        config: FmboConfig<T>,
+        config: FmboConfig,
         delta: Delta<T>,
         storage: S,
         mut scratch: W,
@@ -115,41 +122,93 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W: AsMut<[T]>> FdeHbo<T, S, W> {
         Ok(FdeHbo { inner: Fmbo::new(config, storage, x0, y0)?, delta, scratch })
     }
 
-    /// One iteration (module docs). Errors: as [`Fmbo::step`]; a
-    /// finite-difference product that cannot be formed (non-finite `y` or
-    /// `v`) surfaces as [`Error::Diverged`].
+    /// One iteration (module docs): FMBO's step on the finite-difference
+    /// products, on the solver's backend.
+    ///
+    /// Errors: as [`Fmbo::step`]; a finite-difference product that cannot be
+    /// formed (non-finite `y` or `v`) surfaces as [`Error::Diverged`].
+    ///
+    /// ```
+    /// use bilevel::{kernels::Delta, quadratic::Quadratic, solvers::{FdeHbo, FmboConfig, Iterates}};
+    /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
+    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
+    /// let mut s = FdeHbo::new_owned(FmboConfig::new(10.0), Delta::Relative, &[1.0], &[0.5])?;
+    /// s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    /// assert_eq!(s.iteration(), 1);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     pub fn step<P: FirstOrder<T>, R: Rng + ?Sized>(
         &mut self,
         problem: &P,
         rng: &mut R,
     ) -> Result<StepReport<T>, Error> {
-        let fd = FiniteDifference::new(problem, self.delta, self.scratch.as_mut());
+        let fd = FiniteDifference::new(problem, self.delta, self.scratch.as_mut())
+            .with_backend(self.inner.backend())?;
         self.inner.step(&fd, rng)
     }
 
     /// The step policy of the finite differences.
+    ///
+    /// ```
+    /// use bilevel::{kernels::Delta, solvers::{FdeHbo, FmboConfig}};
+    /// let s = FdeHbo::<f64, _, _>::new_owned(FmboConfig::new(1.0), Delta::Adaptive, &[0.0], &[0.0])?;
+    /// assert_eq!(s.delta(), Delta::Adaptive);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     pub fn delta(&self) -> Delta<T> {
         self.delta
     }
+
     /// The configuration.
-    pub fn config(&self) -> &FmboConfig<T> {
+    ///
+    /// ```
+    /// use bilevel::{kernels::Delta, solvers::{FdeHbo, FmboConfig}};
+    /// let s = FdeHbo::<f64, _, _>::new_owned(FmboConfig::new(2.0), Delta::Relative, &[0.0], &[0.0])?;
+    /// assert_eq!(s.config().v_radius, 2.0);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn config(&self) -> &FmboConfig {
         self.inner.config()
     }
-    /// Outer iterate `x_t`.
-    pub fn x(&self) -> &[T] {
-        self.inner.x()
-    }
-    /// Inner iterate `y_t`.
-    pub fn y(&self) -> &[T] {
-        self.inner.y()
-    }
+
     /// Linear-system iterate `v_t ≈ H⁻¹∇_y f`, inside the ball of radius `r_v`.
+    ///
+    /// ```
+    /// use bilevel::{kernels::Delta, solvers::{FdeHbo, FmboConfig}};
+    /// let s = FdeHbo::<f64, _, _>::new_owned(FmboConfig::new(1.0), Delta::Relative, &[0.0], &[0.0; 3])?;
+    /// assert_eq!(s.v(), &[0.0; 3]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     pub fn v(&self) -> &[T] {
         self.inner.v()
     }
-    /// Completed iterations.
-    pub fn iteration(&self) -> u64 {
-        self.inner.iteration()
+
+    /// The same solver on an explicit backend, for its kernels and its
+    /// finite differences.
+    ///
+    /// Errors: [`Error::BackendUnavailable`].
+    ///
+    /// ```
+    /// use bilevel::{Backend, kernels::Delta, solvers::{FdeHbo, FmboConfig}};
+    /// let s = FdeHbo::<f64, _, _>::new_owned(FmboConfig::new(1.0), Delta::Relative, &[0.0], &[0.0])?;
+    /// assert_eq!(s.with_backend(Backend::Scalar)?.backend(), Backend::Scalar);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
+        self.inner = self.inner.with_backend(backend)?;
+        Ok(self)
+    }
+
+    /// The backend the kernels run on.
+    ///
+    /// ```
+    /// use bilevel::{Backend, kernels::Delta, solvers::{FdeHbo, FmboConfig}};
+    /// let s = FdeHbo::<f32, _, _>::new_owned(FmboConfig::new(1.0), Delta::Relative, &[0.0], &[0.0])?;
+    /// assert_eq!(s.backend(), Backend::detect());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.inner.backend()
     }
 }
 
@@ -159,33 +218,38 @@ impl<T: Float> FdeHbo<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
     ///
     /// ```
     /// use bilevel::{kernels::Delta, solvers::{FdeHbo, FmboConfig}};
-    /// let s = FdeHbo::new_owned(FmboConfig::new(1.0f64), Delta::Adaptive, &[0.0; 2], &[0.0; 3]).unwrap();
+    /// let s = FdeHbo::new_owned(FmboConfig::new(1.0), Delta::Adaptive, &[0.0f64; 2], &[0.0; 3])?;
     /// assert_eq!(s.v(), &[0.0; 3]);
+    /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn new_owned(config: FmboConfig<T>, delta: Delta<T>, x0: &[T], y0: &[T]) -> Result<Self, Error> {
-        let n = super::fmbo::workspace_len(x0.len(), y0.len());
-        let m = scratch_len(x0.len(), y0.len(), delta);
-        if n == usize::MAX || m == usize::MAX {
-            return Err(Error::InvalidParameter {
-                name: "x0",
-                requirement: "dimensions whose workspace fits in usize",
-            });
-        }
-        FdeHbo::new(config, delta, alloc::vec![T::ZERO; n], alloc::vec![T::ZERO; m], x0, y0)
+    pub fn new_owned(config: FmboConfig, delta: Delta<T>, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+        use super::shared::owned;
+        let (p, q) = (x0.len(), y0.len());
+        FdeHbo::new(
+            config,
+            delta,
+            owned(super::fmbo::workspace_len(p, q))?,
+            owned(scratch_len(p, q, delta))?,
+            x0,
+            y0,
+        )
+    }
+}
+
+impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W> Iterates<T> for FdeHbo<T, S, W> {
+    fn x(&self) -> &[T] {
+        self.inner.x()
+    }
+    fn y(&self) -> &[T] {
+        self.inner.y()
+    }
+    fn iteration(&self) -> u64 {
+        self.inner.iteration()
     }
 }
 
 impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W: AsMut<[T]>, P: FirstOrder<T>> Solver<T, P> for FdeHbo<T, S, W> {
-    fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
+    fn step(&mut self, problem: &P, rng: &mut dyn Rng) -> Result<StepReport<T>, Error> {
         FdeHbo::step(self, problem, rng)
-    }
-    fn x(&self) -> &[T] {
-        FdeHbo::x(self)
-    }
-    fn y(&self) -> &[T] {
-        FdeHbo::y(self)
-    }
-    fn iteration(&self) -> u64 {
-        FdeHbo::iteration(self)
     }
 }

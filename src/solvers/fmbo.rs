@@ -31,7 +31,7 @@
 //! ```
 //! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::{Momentum, Step};
-//! use bilevel::solvers::{Fmbo, FmboConfig, fmbo};
+//! use bilevel::solvers::{Fmbo, FmboConfig, Iterates, fmbo};
 //!
 //! let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
 //! let mut cfg = FmboConfig::new(10.0); // r_v ≥ sup‖∇_y f‖/μ_g with margin
@@ -52,41 +52,27 @@
 
 use rand_core::Rng;
 
-use super::{
-    Core, Layout, Solver, StepReport, check_finite, check_radius, diverged_on_nonfinite, layout_len, to_t,
+use super::shared::{
+    Core, check_finite, check_radius, commit, diverged_on_nonfinite, radius_t, shift, to_t, workspace,
 };
-use crate::Backend;
-use crate::Float;
+use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::oracles::SecondOrder;
 use crate::schedule::{Momentum, Schedule, Step};
+use crate::{Backend, Float};
 
-// x, y, v, xp, yp, vp, hg, hr, hf | a, a2, r, r2, u, u2, tq, tp | nx, ny, nv, nhg, nhr, nhf
-const LAYOUT: Layout<23> = [
-    (1, 0),
-    (0, 1),
-    (0, 1),
-    (1, 0),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (1, 0),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (1, 0),
-    (1, 0),
-    (0, 1),
-    (1, 0),
-    (1, 0),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (1, 0),
-];
+workspace! {
+    /// FMBO's workspace (§7): the iterates, the previous point, the three
+    /// STORM estimates; the fresh and previous-point samples of each
+    /// estimator and the candidates.
+    struct Workspace(p, q) {
+        state { v: q, prev_x: p, prev_y: q, prev_v: q, h_y: q, h_v: q, h_x: p }
+        scratch {
+            g_y: q, g_y_prev: q, r: q, r_prev: q, u: p, u_prev: p, tmp_q: q, tmp_p: p,
+            next_x: p, next_y: q, next_v: q, next_h_y: q, next_h_v: q, next_h_x: p,
+        }
+    }
+}
 
 /// Length of the buffer an [`Fmbo`] needs: `8p + 15q` (saturating).
 ///
@@ -94,7 +80,7 @@ const LAYOUT: Layout<23> = [
 /// assert_eq!(bilevel::solvers::fmbo::workspace_len(3, 5), 8 * 3 + 15 * 5);
 /// ```
 pub const fn workspace_len(p: usize, q: usize) -> usize {
-    layout_len(&LAYOUT, p, q)
+    Workspace::<f64>::len(p, q)
 }
 
 /// FMBO's parameters (§6 Theorem 1 shape, §7). The radius `r_v` has no
@@ -107,12 +93,12 @@ pub const fn workspace_len(p: usize, q: usize) -> usize {
 ///
 /// ```
 /// use bilevel::schedule::Schedule;
-/// let c = bilevel::solvers::FmboConfig::<f64>::new(5.0);
+/// let c = bilevel::solvers::FmboConfig::new(5.0);
 /// assert!((c.eta_y.at(0) - 0.1).abs() < 1e-15);
-/// assert!(bilevel::solvers::FmboConfig::<f64>::new(0.0).validate().is_err());
+/// assert!(bilevel::solvers::FmboConfig::new(0.0).validate().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FmboConfig<T> {
+pub struct FmboConfig {
     /// `α_t`, the step of `x`.
     pub step_x: Step,
     /// `β_t`, the step of `y`.
@@ -126,16 +112,16 @@ pub struct FmboConfig<T> {
     /// `η^R_t`, STORM weight of the linear-system gradient.
     pub eta_v: Momentum,
     /// Projection radius `r_v > 0` of `v` (`+∞` disables it).
-    pub v_radius: T,
+    pub v_radius: f64,
 }
 
-impl<T: Float> FmboConfig<T> {
+impl FmboConfig {
     /// The default schedules with radius `v_radius`.
     ///
     /// ```
-    /// assert_eq!(bilevel::solvers::FmboConfig::<f32>::new(2.0).v_radius, 2.0);
+    /// assert_eq!(bilevel::solvers::FmboConfig::new(2.0).v_radius, 2.0);
     /// ```
-    pub fn new(v_radius: T) -> Self {
+    pub fn new(v_radius: f64) -> Self {
         let third = 1.0 / 3.0;
         let beta = Step::Poly { c: 0.1, w: 1.0, p: third };
         let eta = Momentum::Storm { c: 10.0, step: beta };
@@ -157,7 +143,7 @@ impl<T: Float> FmboConfig<T> {
     ///
     /// ```
     /// use bilevel::schedule::Momentum;
-    /// let mut c = bilevel::solvers::FmboConfig::<f64>::new(1.0);
+    /// let mut c = bilevel::solvers::FmboConfig::new(1.0);
     /// c.eta_v = Momentum::Constant(1.5);
     /// assert!(c.validate().is_err());
     /// ```
@@ -175,34 +161,33 @@ impl<T: Float> FmboConfig<T> {
 /// The FMBO solver on storage `S` (see the [module docs](self)).
 ///
 /// ```
-/// use bilevel::solvers::{Fmbo, FmboConfig, fmbo};
+/// use bilevel::solvers::{Fmbo, FmboConfig, Iterates, fmbo};
 /// let s = Fmbo::new(FmboConfig::new(1.0), [0.0f64; fmbo::workspace_len(1, 2)], &[1.0], &[0.0, 0.0])?;
 /// assert_eq!((s.x(), s.v()), (&[1.0][..], &[0.0, 0.0][..]));
 /// # Ok::<(), bilevel::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Fmbo<T, S> {
-    config: FmboConfig<T>,
+    config: FmboConfig,
     core: Core<T, S>,
 }
 
-/// `r ← HVP(x,y,v;s_g) − Fy(x,y;s_f)` (§7 eq 5); `tq` is scratch.
+/// `r ← HVP(x,y,v;s_g) − Fy(x,y;s_f)` (§7 eq 5); `tmp` is scratch.
 #[inline]
-#[allow(clippy::too_many_arguments)]
 fn linear_grad<T: Float, P: SecondOrder<T>>(
     b: Backend,
     pb: &P,
     (x, y, v): (&[T], &[T], &[T]),
     (sg, sf): (&P::Sample, &P::Sample),
     r: &mut [T],
-    tq: &mut [T],
+    tmp: &mut [T],
 ) -> Result<(), Error> {
     pb.hvp_jvp_g(x, y, v, sg, Some(r), None);
-    pb.grad_f(x, y, sf, None, Some(tq));
-    b.axpy(-T::ONE, tq, r)
+    pb.grad_f(x, y, sf, None, Some(tmp));
+    b.axpy(-T::ONE, tmp, r)
 }
 
-/// `u ← Fx(x,y;s_f) − JVP(x,y,v;s_g)` (§7 eq 3); `tp` is scratch.
+/// `u ← Fx(x,y;s_f) − JVP(x,y,v;s_g)` (§7 eq 3); `tmp` is scratch.
 #[inline]
 fn hyper_grad<T: Float, P: SecondOrder<T>>(
     b: Backend,
@@ -210,11 +195,11 @@ fn hyper_grad<T: Float, P: SecondOrder<T>>(
     (x, y, v): (&[T], &[T], &[T]),
     (sg, sf): (&P::Sample, &P::Sample),
     u: &mut [T],
-    tp: &mut [T],
+    tmp: &mut [T],
 ) -> Result<(), Error> {
     pb.grad_f(x, y, sf, Some(u), None);
-    pb.hvp_jvp_g(x, y, v, sg, None, Some(tp));
-    b.axpy(-T::ONE, tp, u)
+    pb.hvp_jvp_g(x, y, v, sg, None, Some(tmp));
+    b.axpy(-T::ONE, tmp, u)
 }
 
 impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
@@ -225,87 +210,81 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
     /// [`Error::LengthMismatch`] for `storage`; [`Error::NonFinite`].
     ///
     /// ```
-    /// use bilevel::{Error, solvers::{Fmbo, FmboConfig}};
-    /// let e = Fmbo::new(FmboConfig::new(-1.0), [0.0f64; 23], &[0.0], &[0.0]).unwrap_err();
+    /// use bilevel::{Error, solvers::{Fmbo, FmboConfig, fmbo}};
+    /// let e = Fmbo::new(FmboConfig::new(-1.0), [0.0f64; fmbo::workspace_len(1, 1)], &[0.0], &[0.0]).unwrap_err();
     /// assert!(matches!(e, Error::InvalidParameter { name: "v_radius", .. }));
     /// ```
-    pub fn new(config: FmboConfig<T>, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+    pub fn new(config: FmboConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
-        Ok(Fmbo { config, core: Core::new(&LAYOUT, storage, x0, y0)? })
+        Ok(Fmbo { config, core: Core::new(storage, workspace_len, x0, y0)? })
     }
 
     /// The configuration.
     ///
     /// ```
-    /// # use bilevel::solvers::{Fmbo, FmboConfig};
-    /// let s = Fmbo::new(FmboConfig::new(3.0), [0.0f64; 23], &[0.0], &[0.0])?;
+    /// # use bilevel::solvers::{Fmbo, FmboConfig, fmbo};
+    /// let s = Fmbo::new(FmboConfig::new(3.0), [0.0f64; fmbo::workspace_len(1, 1)], &[0.0], &[0.0])?;
     /// assert_eq!(s.config().v_radius, 3.0);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn config(&self) -> &FmboConfig<T> {
+    pub fn config(&self) -> &FmboConfig {
         &self.config
     }
 
-    /// Outer iterate `x_t`.
+    /// Linear-system iterate `v_t ≈ H⁻¹∇_y f` (FMBO sign), inside the ball of
+    /// radius `r_v`.
     ///
     /// ```
-    /// # use bilevel::solvers::{Fmbo, FmboConfig};
-    /// assert_eq!(Fmbo::new(FmboConfig::new(1.0), [0.0f64; 23], &[2.0], &[0.0])?.x(), &[2.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn x(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 0)
-    }
-
-    /// Inner iterate `y_t`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{Fmbo, FmboConfig};
-    /// assert_eq!(Fmbo::new(FmboConfig::new(1.0), [0.0f64; 23], &[2.0], &[1.0])?.y(), &[1.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn y(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 1)
-    }
-
-    /// Linear-system iterate `v_t ≈ +H⁻¹∇_y f` (FdeHBO sign), `‖v_t‖ ≤ r_v`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{Fmbo, FmboConfig};
-    /// assert_eq!(Fmbo::new(FmboConfig::new(1.0), [0.0f64; 23], &[2.0], &[1.0])?.v(), &[0.0]);
+    /// # use bilevel::solvers::{Fmbo, FmboConfig, fmbo};
+    /// let s = Fmbo::new(FmboConfig::new(1.0), [0.0f64; fmbo::workspace_len(1, 2)], &[0.0], &[1.0, 2.0])?;
+    /// assert_eq!(s.v(), &[0.0, 0.0]);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
     pub fn v(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 2)
+        self.core.after_y(0, self.core.q)
     }
 
-    /// Completed iterations `t`.
+    /// The same solver on an explicit backend (bit-exact reproducibility).
+    ///
+    /// Errors: [`Error::BackendUnavailable`].
     ///
     /// ```
-    /// # use bilevel::solvers::{Fmbo, FmboConfig};
-    /// assert_eq!(Fmbo::new(FmboConfig::new(1.0), [0.0f64; 23], &[2.0], &[1.0])?.iteration(), 0);
+    /// use bilevel::{Backend, solvers::{Fmbo, FmboConfig}};
+    /// let s = Fmbo::<f64, _>::new_owned(FmboConfig::new(1.0), &[0.0], &[0.0])?.with_backend(Backend::Scalar)?;
+    /// assert_eq!(s.backend(), Backend::Scalar);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn iteration(&self) -> u64 {
-        self.core.t
+    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
+        self.core.set_backend(backend)?;
+        Ok(self)
+    }
+
+    /// The backend the kernels run on.
+    ///
+    /// ```
+    /// use bilevel::{Backend, solvers::{Fmbo, FmboConfig}};
+    /// assert_eq!(Fmbo::<f32, _>::new_owned(FmboConfig::new(1.0), &[0.0], &[0.0])?.backend(), Backend::detect());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.core.backend
     }
 
     /// One FMBO iteration (§7; see the [module docs](self)). Samples drawn,
-    /// in order: `ζ` (inner), `ψ` (inner, outer), `ξ̄` (inner, outer).
+    /// in order: `ζ` (for `Gy`), `ψ = (ψ_g, ψ_f)`, `ξ̄ = (ξ̄_g, ξ̄_f)`.
     ///
     /// Errors: [`Error::LengthMismatch`] if the problem's dimensions differ;
-    /// [`Error::Diverged`] (`"y"`, `"v"` or `"x"`) with the previous state
-    /// (iterates, previous iterates, momentum buffers) kept.
+    /// [`Error::Diverged`] (`"y"`, `"v"` or `"x"`) with the previous state and
+    /// momentum buffers kept.
     ///
     /// ```
     /// use bilevel::quadratic::Quadratic;
     /// use bilevel::solvers::{Fmbo, FmboConfig};
     /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
-    /// let mut s = Fmbo::new(FmboConfig::new(1.0), [0.0; 23], &[1.0], &[0.5])?;
+    /// let mut s = Fmbo::new_owned(FmboConfig::new(10.0), &[1.0], &[0.5])?;
     /// let r = s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
-    /// assert_eq!(r.eta, 1.0); // first STORM step: plain estimates
-    /// assert!((s.x()[0] - (1.0 - r.step_x * 0.1)).abs() < 1e-16); // h^f = Fx − J·0
+    /// assert_eq!(r.eta, 1.0); // η_0 = 1: the first estimates are plain samples
     /// # Ok::<(), bilevel::Error>(())
     /// ```
     pub fn step<P: SecondOrder<T>, R: Rng + ?Sized>(
@@ -324,51 +303,47 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
         let alpha: T = to_t("step_x", c.step_x.at(t))?;
         let beta: T = to_t("step_y", c.step_y.at(t))?;
         let lam: T = to_t("step_v", c.step_v.at(t))?;
-        let radius = c.v_radius;
+        let radius = radius_t(c.v_radius);
         let b = self.core.backend;
         let zeta = problem.sample_inner(rng);
         let psi = (problem.sample_inner(rng), problem.sample_outer(rng));
         let xib = (problem.sample_inner(rng), problem.sample_outer(rng));
-        let [x, y, v, xp, yp, vp, hg, hr, hf, a, a2, r, r2, u, u2, tq, tp, nx, ny, nv, nhg, nhr, nhf] =
-            self.core.slots::<23, 23>(&LAYOUT);
+        let (p, q) = (self.core.p, self.core.q);
+        let w = Workspace::split(self.core.buffer(), p, q);
 
         // Estimates at the current point, and the same samples at the previous one.
-        problem.grad_g(x, y, &zeta, None, Some(a));
-        linear_grad(b, problem, (x, y, v), (&psi.0, &psi.1), r, tq)?;
-        hyper_grad(b, problem, (x, y, v), (&xib.0, &xib.1), u, tp)?;
+        problem.grad_g(w.x, w.y, &zeta, None, Some(w.g_y));
+        linear_grad(b, problem, (w.x, w.y, w.v), (&psi.0, &psi.1), w.r, w.tmp_q)?;
+        hyper_grad(b, problem, (w.x, w.y, w.v), (&xib.0, &xib.1), w.u, w.tmp_p)?;
         if first {
-            a2.copy_from_slice(a);
-            r2.copy_from_slice(r);
-            u2.copy_from_slice(u);
+            w.g_y_prev.copy_from_slice(w.g_y);
+            w.r_prev.copy_from_slice(w.r);
+            w.u_prev.copy_from_slice(w.u);
         } else {
-            problem.grad_g(xp, yp, &zeta, None, Some(a2));
-            linear_grad(b, problem, (xp, yp, vp), (&psi.0, &psi.1), r2, tq)?;
-            hyper_grad(b, problem, (xp, yp, vp), (&xib.0, &xib.1), u2, tp)?;
+            let prev = (&*w.prev_x, &*w.prev_y, &*w.prev_v);
+            problem.grad_g(prev.0, prev.1, &zeta, None, Some(w.g_y_prev));
+            linear_grad(b, problem, prev, (&psi.0, &psi.1), w.r_prev, w.tmp_q)?;
+            hyper_grad(b, problem, prev, (&xib.0, &xib.1), w.u_prev, w.tmp_p)?;
         }
 
         // STORM recursions and steps on copies (§9.1 form B).
-        nhg.copy_from_slice(hg);
-        ny.copy_from_slice(y);
-        b.storm_step(nhg, ny, a, a2, eta_y, beta)?;
-        nhr.copy_from_slice(hr);
-        b.storm_update(nhr, r, r2, eta_v)?;
-        nv.copy_from_slice(v);
-        let projection = b.step_project(nv, nhr, lam, radius).map_err(diverged_on_nonfinite("v", t))?;
-        nhf.copy_from_slice(hf);
-        nx.copy_from_slice(x);
-        b.storm_step(nhf, nx, u, u2, eta_x, alpha)?;
-        check_finite("y", ny, t)?;
-        check_finite("v", nv, t)?;
-        check_finite("x", nx, t)?;
+        w.next_h_y.copy_from_slice(w.h_y);
+        w.next_y.copy_from_slice(w.y);
+        b.storm_step(w.next_h_y, w.next_y, w.g_y, w.g_y_prev, eta_y, beta)?;
+        w.next_h_v.copy_from_slice(w.h_v);
+        b.storm_update(w.next_h_v, w.r, w.r_prev, eta_v)?;
+        w.next_v.copy_from_slice(w.v);
+        let projection =
+            b.step_project(w.next_v, w.next_h_v, lam, radius).map_err(diverged_on_nonfinite("v", t))?;
+        w.next_h_x.copy_from_slice(w.h_x);
+        w.next_x.copy_from_slice(w.x);
+        b.storm_step(w.next_h_x, w.next_x, w.u, w.u_prev, eta_x, alpha)?;
+        check_finite("y", w.next_y, t)?;
+        check_finite("v", w.next_v, t)?;
+        check_finite("x", w.next_x, t)?;
 
-        // Commit: previous ← current ← next.
-        for (prev, cur, next) in [(xp, &mut *x, &*nx), (yp, &mut *y, &*ny), (vp, &mut *v, &*nv)] {
-            prev.copy_from_slice(cur);
-            cur.copy_from_slice(next);
-        }
-        hg.copy_from_slice(nhg);
-        hr.copy_from_slice(nhr);
-        hf.copy_from_slice(nhf);
+        shift([(w.prev_x, w.x, &*w.next_x), (w.prev_y, w.y, &*w.next_y), (w.prev_v, w.v, &*w.next_v)]);
+        commit([(w.h_y, &*w.next_h_y), (w.h_v, &*w.next_h_v), (w.h_x, &*w.next_h_x)]);
         self.core.t = t + 1;
         Ok(StepReport {
             iteration: t,
@@ -387,34 +362,14 @@ impl<T: Float> Fmbo<T, alloc::vec::Vec<T>> {
     /// A solver owning a `Vec` workspace (allocated once, here).
     ///
     /// ```
-    /// use bilevel::solvers::{Fmbo, FmboConfig};
-    /// let s = Fmbo::new_owned(FmboConfig::<f64>::new(1.0), &[1.0], &[0.0; 4])?;
+    /// use bilevel::solvers::{Fmbo, FmboConfig, Iterates};
+    /// let s = Fmbo::<f64, _>::new_owned(FmboConfig::new(1.0), &[1.0], &[0.0; 4])?;
     /// assert_eq!(s.y().len(), 4);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn new_owned(config: FmboConfig<T>, x0: &[T], y0: &[T]) -> Result<Self, Error> {
-        let n = workspace_len(x0.len(), y0.len());
-        if n == usize::MAX {
-            return Err(Error::InvalidParameter {
-                name: "x0",
-                requirement: "dimensions whose workspace fits in usize",
-            });
-        }
-        Fmbo::new(config, alloc::vec![T::ZERO; n], x0, y0)
+    pub fn new_owned(config: FmboConfig, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+        Fmbo::new(config, super::shared::owned(workspace_len(x0.len(), y0.len()))?, x0, y0)
     }
 }
 
-impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: SecondOrder<T>> Solver<T, P> for Fmbo<T, S> {
-    fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
-        Fmbo::step(self, problem, rng)
-    }
-    fn x(&self) -> &[T] {
-        Fmbo::x(self)
-    }
-    fn y(&self) -> &[T] {
-        Fmbo::y(self)
-    }
-    fn iteration(&self) -> u64 {
-        Fmbo::iteration(self)
-    }
-}
+impl_solver!(Fmbo<T, S> where [], SecondOrder<T>);

@@ -27,7 +27,7 @@
 //! ```
 //! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::Step;
-//! use bilevel::solvers::{Control, Soba, SobaConfig, Solver, soba};
+//! use bilevel::solvers::{Control, Iterates, Soba, SobaConfig, Solver, soba};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
 //!
 //! let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
@@ -42,13 +42,10 @@
 //! # Ok::<(), bilevel::Error>(())
 //! ```
 
-use core::marker::PhantomData;
-
 use rand_core::Rng;
 
-use crate::error::{Error, check_len};
-use crate::oracles::Problem;
-use crate::{Backend, Float};
+use crate::Float;
+use crate::error::Error;
 
 pub mod f2sa;
 pub mod f3sa;
@@ -56,6 +53,7 @@ pub mod fdehbo;
 pub mod fmbo;
 pub mod saba;
 pub mod saba_glm;
+mod shared;
 pub mod soba;
 
 pub use f2sa::{F2sa, F2saConfig};
@@ -92,6 +90,13 @@ pub struct StepReport<T> {
     pub projection: T,
 }
 
+impl<T: Float> StepReport<T> {
+    /// The report of a SOBA-family step (no momentum, no penalty).
+    pub(crate) fn soba(iteration: u64, step_x: T, step_y: T, projection: T) -> Self {
+        StepReport { iteration, step_x, step_y, step_v: step_y, eta: T::ONE, penalty: T::ZERO, projection }
+    }
+}
+
 /// Returned by a [`Solver::run`] callback.
 ///
 /// ```
@@ -121,11 +126,50 @@ pub struct RunSummary<T> {
     pub last: Option<StepReport<T>>,
 }
 
-/// The interface shared by every solver: one iteration, the outer iterate,
-/// the counter, and a driver loop.
+/// What every solver exposes between steps: its iterates and counter.
+/// Separate from [`Solver`] so that reading `x` needs no problem type.
 ///
-/// See the [module docs](self) for an example.
-pub trait Solver<T: Float, P: Problem<T>> {
+/// ```
+/// use bilevel::solvers::{Iterates, Soba, SobaConfig};
+/// let s = Soba::new_owned(SobaConfig::default(), &[1.0, 2.0], &[0.5])?;
+/// assert_eq!((s.x(), s.y(), s.iteration()), (&[1.0, 2.0][..], &[0.5][..], 0));
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+pub trait Iterates<T> {
+    /// The current outer iterate `x`.
+    fn x(&self) -> &[T];
+    /// The current inner iterate `y` (what a user evaluates the learned
+    /// model with).
+    fn y(&self) -> &[T];
+    /// Number of completed iterations.
+    fn iteration(&self) -> u64;
+}
+
+/// One iteration of a solver on problem type `P`, and a driver loop.
+///
+/// Dyn-compatible: `Box<dyn Solver<T, P>>` holds any solver whose oracle
+/// needs `P` meets; `step` then draws its samples through `&mut dyn Rng`.
+/// Each solver also has an inherent `step` generic over the RNG, which
+/// method-call syntax prefers on a concrete type.
+///
+/// ```
+/// use bilevel::quadratic::Quadratic;
+/// use bilevel::solvers::{Fmbo, FmboConfig, Soba, SobaConfig, Solver};
+/// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
+///
+/// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
+/// let mut solvers: Vec<Box<dyn Solver<f64, Quadratic<f64>>>> = vec![
+///     Box::new(Soba::new_owned(SobaConfig::default(), &[0.0], &[0.0])?),
+///     Box::new(Fmbo::new_owned(FmboConfig::new(1.0), &[0.0], &[0.0])?),
+/// ];
+/// let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+/// for s in &mut solvers {
+///     s.step(&pb, &mut rng)?;
+///     assert_eq!(s.iteration(), 1);
+/// }
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+pub trait Solver<T: Float, P: ?Sized>: Iterates<T> {
     /// One iteration (see each solver's docs for the update rule).
     ///
     /// Errors: [`Error::LengthMismatch`] if the problem's dimensions differ
@@ -133,35 +177,24 @@ pub trait Solver<T: Float, P: Problem<T>> {
     /// (the previous state is kept); [`Error::InvalidParameter`] naming the
     /// schedule if a step size, momentum weight or penalty is not finite in
     /// `T` at this iteration (state kept as well).
-    fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error>;
-
-    /// The current outer iterate `x`.
-    fn x(&self) -> &[T];
-
-    /// The current inner iterate `y` (what a user evaluates the learned
-    /// model with).
-    fn y(&self) -> &[T];
-
-    /// Number of completed iterations.
-    fn iteration(&self) -> u64;
+    fn step(&mut self, problem: &P, rng: &mut dyn Rng) -> Result<StepReport<T>, Error>;
 
     /// Runs up to `iters` iterations, calling `callback(self, report)` after
     /// each; stops early on [`Control::Stop`] or at the first error.
-    fn run<R, F>(
+    fn run<F>(
         &mut self,
         problem: &P,
-        rng: &mut R,
+        rng: &mut dyn Rng,
         iters: u64,
         mut callback: F,
     ) -> Result<RunSummary<T>, Error>
     where
         Self: Sized,
-        R: Rng + ?Sized,
         F: FnMut(&Self, &StepReport<T>) -> Control,
     {
         let mut summary = RunSummary { iterations: 0, stopped_early: false, last: None };
         while summary.iterations < iters {
-            let report = self.step(problem, rng)?;
+            let report = Solver::step(self, problem, rng)?;
             summary.iterations += 1;
             summary.last = Some(report);
             if callback(self, &report) == Control::Stop {
@@ -173,169 +206,59 @@ pub trait Solver<T: Float, P: Problem<T>> {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Shared machinery (crate-private).
-
-/// A buffer layout: slot `i` has `a·p + b·q` elements for `(a, b) = L[i]`.
-pub(crate) type Layout<const K: usize> = [(usize, usize); K];
-
-/// Total length of a layout (saturating; `usize::MAX` signals overflow).
-pub(crate) const fn layout_len<const K: usize>(layout: &Layout<K>, p: usize, q: usize) -> usize {
-    let mut total = 0usize;
-    let mut i = 0;
-    while i < K {
-        let (a, b) = layout[i];
-        total = total.saturating_add(a.saturating_mul(p)).saturating_add(b.saturating_mul(q));
-        i += 1;
+/// A boxed solver is a solver, so `Box<dyn Solver<T, P>>` has [`Solver::run`].
+#[cfg(feature = "alloc")]
+impl<T, S: Iterates<T> + ?Sized> Iterates<T> for alloc::boxed::Box<S> {
+    fn x(&self) -> &[T] {
+        (**self).x()
     }
-    total
+    fn y(&self) -> &[T] {
+        (**self).y()
+    }
+    fn iteration(&self) -> u64 {
+        (**self).iteration()
+    }
 }
 
-/// State common to every solver: the buffer, dimensions, counter, backend.
-#[derive(Clone, Debug)]
-pub(crate) struct Core<T, S> {
-    pub(crate) storage: S,
-    pub(crate) p: usize,
-    pub(crate) q: usize,
-    pub(crate) t: u64,
-    pub(crate) backend: Backend,
-    _t: PhantomData<T>,
+#[cfg(feature = "alloc")]
+impl<T: Float, P: ?Sized, S: Solver<T, P> + ?Sized> Solver<T, P> for alloc::boxed::Box<S> {
+    fn step(&mut self, problem: &P, rng: &mut dyn Rng) -> Result<StepReport<T>, Error> {
+        (**self).step(problem, rng)
+    }
 }
 
-impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Core<T, S> {
-    /// Checks dimensions and the buffer length, zeroes the buffer and writes
-    /// `x0`, `y0` into slots 0 and 1.
-    pub(crate) fn new<const K: usize>(
-        layout: &Layout<K>,
-        mut storage: S,
-        x0: &[T],
-        y0: &[T],
-    ) -> Result<Self, Error> {
-        let (p, q) = (x0.len(), y0.len());
-        if p == 0 {
-            return Err(Error::Empty { what: "x0" });
-        }
-        if q == 0 {
-            return Err(Error::Empty { what: "y0" });
-        }
-        let need = layout_len(layout, p, q);
-        if need == usize::MAX {
-            return Err(Error::InvalidParameter {
-                name: "x0",
-                requirement: "dimensions whose workspace fits in usize",
-            });
-        }
-        check_len("storage", need, storage.as_ref().len())?;
-        if x0.iter().chain(y0).any(|v| !v.is_finite()) {
-            return Err(Error::NonFinite { what: "initial point" });
-        }
-        let buf = storage.as_mut();
-        buf.fill(T::ZERO);
-        let mut core = Core { storage, p, q, t: 0, backend: Backend::detect(), _t: PhantomData };
-        let [x, y] = core.slots::<2, K>(layout);
-        x.copy_from_slice(x0);
-        y.copy_from_slice(y0);
-        Ok(core)
-    }
-
-    /// The first `N` slots of the layout as disjoint mutable slices.
-    #[inline]
-    pub(crate) fn slots<const N: usize, const K: usize>(&mut self, layout: &Layout<K>) -> [&mut [T]; N] {
-        let (p, q) = (self.p, self.q);
-        let mut rest: &mut [T] = self.storage.as_mut();
-        core::array::from_fn(|i| {
-            let (a, b) = layout.get(i).copied().unwrap_or((0, 0));
-            let len = a * p + b * q;
-            let taken = core::mem::take(&mut rest);
-            match taken.split_at_mut_checked(len) {
-                Some((head, tail)) => {
-                    rest = tail;
-                    head
-                }
-                None => &mut [],
+/// Implements [`Iterates`] and [`Solver`] for a solver whose inherent
+/// `step<P, R>` takes any problem meeting `$bound`.
+macro_rules! impl_solver {
+    ($name:ident<T, S $(, $extra:ident)*> where [$($wc:tt)*], $($bound:tt)+) => {
+        impl<T: Float, S: AsRef<[T]> + AsMut<[T]> $(, $extra)*> $crate::solvers::Iterates<T> for $name<T, S $(, $extra)*>
+        where
+            $($wc)*
+        {
+            fn x(&self) -> &[T] {
+                self.core.x()
             }
-        })
-    }
+            fn y(&self) -> &[T] {
+                self.core.y()
+            }
+            fn iteration(&self) -> u64 {
+                self.core.t
+            }
+        }
 
-    /// Slot `i` read-only.
-    #[inline]
-    pub(crate) fn slot<const K: usize>(&self, layout: &Layout<K>, i: usize) -> &[T] {
-        let (p, q) = (self.p, self.q);
-        let start: usize = layout.iter().take(i).map(|&(a, b)| a * p + b * q).sum();
-        let (a, b) = layout.get(i).copied().unwrap_or((0, 0));
-        self.storage.as_ref().get(start..start + a * p + b * q).unwrap_or(&[])
-    }
-
-    /// The problem's dimensions must match the solver's.
-    #[inline]
-    pub(crate) fn check_problem<P: Problem<T>>(&self, problem: &P) -> Result<(), Error> {
-        check_len("problem.dim_x", self.p, problem.dim_x())?;
-        check_len("problem.dim_y", self.q, problem.dim_y())
-    }
+        impl<T: Float, S: AsRef<[T]> + AsMut<[T]> $(, $extra)*, P: $($bound)+> $crate::solvers::Solver<T, P>
+            for $name<T, S $(, $extra)*>
+        where
+            $($wc)*
+        {
+            fn step(
+                &mut self,
+                problem: &P,
+                rng: &mut dyn rand_core::Rng,
+            ) -> Result<$crate::solvers::StepReport<T>, $crate::Error> {
+                $name::step(self, problem, rng)
+            }
+        }
+    };
 }
-
-/// `Err(Diverged)` unless every entry is finite.
-#[inline]
-pub(crate) fn check_finite<T: Float>(variable: &'static str, v: &[T], iteration: u64) -> Result<(), Error> {
-    if v.iter().all(|a| a.is_finite()) { Ok(()) } else { Err(Error::Diverged { variable, iteration }) }
-}
-
-/// Maps a non-finite kernel result on a candidate iterate to `Diverged`.
-#[inline]
-pub(crate) fn diverged_on_nonfinite(variable: &'static str, iteration: u64) -> impl Fn(Error) -> Error {
-    move |e| match e {
-        Error::NonFinite { .. } => Error::Diverged { variable, iteration },
-        other => other,
-    }
-}
-
-/// A schedule value (f64) converted to `T`; a value that is not finite in
-/// `T` (an f64 step beyond f32's range, a penalty ratio that overflows) is an
-/// [`Error::InvalidParameter`] naming the schedule, before any state changes.
-#[inline]
-pub(crate) fn to_t<T: Float>(name: &'static str, v: f64) -> Result<T, Error> {
-    let t = T::from_f64(v);
-    if t.is_finite() {
-        Ok(t)
-    } else {
-        Err(Error::InvalidParameter { name, requirement: "a finite value in T at every iteration" })
-    }
-}
-
-/// Checks a projection radius (`> 0`, `+∞` allowed).
-#[inline]
-pub(crate) fn check_radius<T: Float>(name: &'static str, r: T) -> Result<(), Error> {
-    if r > T::ZERO {
-        Ok(())
-    } else {
-        Err(Error::InvalidParameter { name, requirement: "> 0 (+inf allowed)" })
-    }
-}
-
-/// The SOBA-family update (§2, §3): `y ← y − ρ D_y`, `v ← Π_r(v − ρ D_v)`,
-/// `x ← x − γ D_x`, formed in the candidate buffers `n*` and committed only
-/// if all are finite. Returns the projection factor; the state is untouched
-/// on error.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn soba_commit<T: Float>(
-    b: Backend,
-    [x, y, v]: [&mut [T]; 3],
-    [nx, ny, nv]: [&mut [T]; 3],
-    [dx, dy, dv]: [&[T]; 3],
-    (rho, gamma, radius): (T, T, T),
-    t: u64,
-) -> Result<T, Error> {
-    ny.copy_from_slice(y);
-    b.axpy(-rho, dy, ny)?;
-    nv.copy_from_slice(v);
-    let projection = b.step_project(nv, dv, rho, radius).map_err(diverged_on_nonfinite("v", t))?;
-    nx.copy_from_slice(x);
-    b.axpy(-gamma, dx, nx)?;
-    check_finite("y", ny, t)?;
-    check_finite("v", nv, t)?;
-    check_finite("x", nx, t)?;
-    x.copy_from_slice(nx);
-    y.copy_from_slice(ny);
-    v.copy_from_slice(nv);
-    Ok(projection)
-}
+use impl_solver;

@@ -23,16 +23,19 @@
 //! - Complexity (§3): `O((n+m)^(2/3) ε^(−1))` oracle calls with constant steps.
 //! - Initialization ([`SabaInit`]): zero memory (benchopt; biased until
 //!   every row is visited) or a full pass at the start point (classical SAGA;
-//!   `n + m` extra oracle calls on the first step).
+//!   `n + m` extra oracle calls, made by the constructor).
 //!
-//! If the sampled quantities are not finite, the step fails with
-//! [`Error::Diverged`] before any table is touched; the iterates are never
-//! overwritten by a non-finite candidate.
+//! Steps are all-or-nothing: the directions are read from the tables
+//! ([`SagaTable::direction`](crate::kernels::SagaTable::direction)), the
+//! candidate iterate is checked, and only then are the iterates and the five
+//! tables written ([`SagaTable::store`](crate::kernels::SagaTable::store)).
+//! A failed step ([`Error::Diverged`], a bad weight) leaves every table,
+//! average and iterate as it was.
 //!
 //! ```
 //! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::Step;
-//! use bilevel::solvers::{Saba, SabaConfig, SabaInit, Solver};
+//! use bilevel::solvers::{Iterates, Saba, SabaConfig, SabaInit};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
 //!
 //! // §10.1 scalar problem as a finite sum of 4 noisy terms whose mean is exact.
@@ -45,35 +48,83 @@
 //! # Ok::<(), bilevel::Error>(())
 //! ```
 
+/// How SABA's tables start (§3 "Table initialisation").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SabaInit {
+    /// Zero memory (benchopt HEAD): biased until every row is visited.
+    Zero,
+    /// A full pass at the start point, made by the constructor (classical
+    /// SAGA, the paper's choice): `n` inner and `m` outer evaluations. With `v_0 = 0`
+    /// the HVP and JVP tables stay zero.
+    FullPass,
+}
+
+/// SABA's parameters (§3). Defaults: benchopt's constant `ρ = γ = 0.1`
+/// ("Decisions": constant steps), no projection, zero initialization.
+///
+/// ```
+/// use bilevel::schedule::Schedule;
+/// let c = bilevel::solvers::SabaConfig::default();
+/// assert_eq!((c.step_y.at(100), c.step_x.at(0)), (0.1, 0.1));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SabaConfig {
+    /// `ρ`, the step of `y` and `v`.
+    pub step_y: Step,
+    /// `γ`, the step of `x`.
+    pub step_x: Step,
+    /// Radius of the optional ball projection of `v` (`+∞`: none).
+    pub v_radius: f64,
+    /// Table initialization.
+    pub init: SabaInit,
+}
+
+impl Default for SabaConfig {
+    fn default() -> Self {
+        SabaConfig {
+            step_y: Step::Constant(0.1),
+            step_x: Step::Constant(0.1),
+            v_radius: f64::INFINITY,
+            init: SabaInit::Zero,
+        }
+    }
+}
+
+impl SabaConfig {
+    /// Checks the schedules and the radius.
+    ///
+    /// ```
+    /// let c = bilevel::solvers::SabaConfig { v_radius: -1.0, ..Default::default() };
+    /// assert!(c.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.step_y.validate("step_y")?;
+        self.step_x.validate("step_x")?;
+        check_radius("v_radius", self.v_radius)
+    }
+}
+
 use rand_core::Rng;
 
-use super::{Core, Layout, Solver, StepReport, check_finite, check_radius, layout_len, soba_commit, to_t};
-use crate::Float;
-use crate::backend::Backend;
+use super::shared::{Core, SobaStep, check_radius, checked_weight, radius_t, to_t, workspace};
+use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::kernels::{RowWeights, SagaTable};
 use crate::oracles::{FiniteSum, SecondOrder, uniform_index};
 use crate::schedule::{Schedule, Step};
+use crate::{Backend, Float};
 
-// x, y, v | gy, hv, jv, fy, fx | dy, dv, dx, tq, tp | nx, ny, nv
-const LAYOUT: Layout<16> = [
-    (1, 0),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (0, 1),
-    (1, 0),
-    (0, 1),
-    (1, 0),
-    (0, 1),
-    (0, 1),
-    (1, 0),
-    (0, 1),
-    (1, 0),
-    (1, 0),
-    (0, 1),
-    (0, 1),
-];
+workspace! {
+    /// SABA's workspace (§3): the state `x, y, v`, the five sampled
+    /// quantities, the three directions and the candidate iterate.
+    struct Workspace(p, q) {
+        state { v: q }
+        scratch {
+            g_y: q, hvp: q, jvp: p, f_y: q, f_x: p, d_y: q, d_v: q, d_x: p, tmp_q: q, tmp_p: p,
+            next_x: p, next_y: q, next_v: q,
+        }
+    }
+}
 
 /// Workspace length of [`Saba`] (iterates and scratch): `6p + 10q`.
 ///
@@ -81,7 +132,7 @@ const LAYOUT: Layout<16> = [
 /// assert_eq!(bilevel::solvers::saba::workspace_len(3, 5), 6 * 3 + 10 * 5);
 /// ```
 pub const fn workspace_len(p: usize, q: usize) -> usize {
-    layout_len(&LAYOUT, p, q)
+    Workspace::<f64>::len(p, q)
 }
 
 /// Table storage of [`Saba`] for `n` inner and `m` outer rows:
@@ -95,82 +146,83 @@ pub const fn tables_len(p: usize, q: usize, n: usize, m: usize) -> usize {
     t(n, q).saturating_add(t(n, q)).saturating_add(t(n, p)).saturating_add(t(m, q)).saturating_add(t(m, p))
 }
 
-/// How SABA's tables start (§3 "Table initialisation").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SabaInit {
-    /// Zero memory (benchopt HEAD): biased until every row is visited.
-    Zero,
-    /// A full pass at the start point on the first step (classical SAGA, the
-    /// paper's choice): `n` inner and `m` outer evaluations. With `v_0 = 0`
-    /// the HVP and JVP tables stay zero.
-    FullPass,
+/// SABA's five SAGA tables (§3), by name, on one buffer.
+struct Tables<'a, T> {
+    /// `∇_y g_i`, `n × q`.
+    g_y: SagaTable<T, &'a mut [T]>,
+    /// `∇²_yy g_i v`, `n × q`.
+    hvp: SagaTable<T, &'a mut [T]>,
+    /// `∇²_xy g_i v`, `n × p`.
+    jvp: SagaTable<T, &'a mut [T]>,
+    /// `∇_y f_j`, `m × q`.
+    f_y: SagaTable<T, &'a mut [T]>,
+    /// `∇_x f_j`, `m × p`.
+    f_x: SagaTable<T, &'a mut [T]>,
 }
 
-/// SABA's parameters (§3). Defaults: benchopt's constant `ρ = γ = 0.1`
-/// ("Decisions": constant steps), no projection, zero initialization.
-///
-/// ```
-/// use bilevel::schedule::Schedule;
-/// let c = bilevel::solvers::SabaConfig::<f64>::default();
-/// assert_eq!((c.step_y.at(100), c.step_x.at(0)), (0.1, 0.1));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SabaConfig<T> {
-    /// `ρ`, the step of `y` and `v`.
-    pub step_y: Step,
-    /// `γ`, the step of `x`.
-    pub step_x: Step,
-    /// Radius of the optional ball projection of `v` (`+∞`: none).
-    pub v_radius: T,
-    /// Table initialization.
-    pub init: SabaInit,
-}
-
-impl<T: Float> Default for SabaConfig<T> {
-    fn default() -> Self {
-        SabaConfig {
-            step_y: Step::Constant(0.1),
-            step_x: Step::Constant(0.1),
-            v_radius: T::INFINITY_T,
-            init: SabaInit::Zero,
+impl<'a, T: Float> Tables<'a, T> {
+    /// Views of the tables in `buf` (at least [`tables_len`] long, checked at
+    /// construction).
+    fn split(buf: &'a mut [T], (p, q, n, m): (usize, usize, usize, usize), b: Backend) -> Self {
+        let len = SagaTable::<T, &mut [T]>::storage_len;
+        let (g_y, rest) = buf.split_at_mut(len(n, q));
+        let (hvp, rest) = rest.split_at_mut(len(n, q));
+        let (jvp, rest) = rest.split_at_mut(len(n, p));
+        let (f_y, rest) = rest.split_at_mut(len(m, q));
+        let f_x = &mut rest[..len(m, p)];
+        let u = RowWeights::Uniform;
+        Tables {
+            g_y: SagaTable::attach(g_y, n, q, u, b),
+            hvp: SagaTable::attach(hvp, n, q, u, b),
+            jvp: SagaTable::attach(jvp, n, p, u, b),
+            f_y: SagaTable::attach(f_y, m, q, u, b),
+            f_x: SagaTable::attach(f_x, m, p, u, b),
         }
-    }
-}
-
-impl<T: Float> SabaConfig<T> {
-    /// Checks the schedules and the radius.
-    ///
-    /// ```
-    /// let c = bilevel::solvers::SabaConfig::<f32> { v_radius: -1.0, ..Default::default() };
-    /// assert!(c.validate().is_err());
-    /// ```
-    pub fn validate(&self) -> Result<(), Error> {
-        self.step_y.validate("step_y")?;
-        self.step_x.validate("step_x")?;
-        check_radius("v_radius", self.v_radius)
     }
 }
 
 /// The SABA solver: iterates on storage `S`, the five SAGA tables on
 /// storage `M` (see the [module docs](self)).
-pub struct Saba<T: Float, S, M> {
-    config: SabaConfig<T>,
+///
+/// ```
+/// use bilevel::quadratic::Quadratic;
+/// use bilevel::solvers::{Iterates, Saba, SabaConfig, saba};
+/// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_finite_sum(4, 2)?;
+/// let mut tables = vec![0.0; saba::tables_len(1, 1, 4, 2)];
+/// let s = Saba::new(SabaConfig::default(), &pb, [0.0; saba::workspace_len(1, 1)], &mut tables[..], &[1.0], &[0.0])?;
+/// assert_eq!(s.x(), &[1.0]);
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Saba<T, S, M> {
+    config: SabaConfig,
     core: Core<T, S>,
     tables: M,
     n: usize,
     m: usize,
-    initialized: bool,
 }
 
 impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
     /// A solver for `problem`'s finite sum (its `n_inner()` and `n_outer()`
-    /// rows), starting at `x0`, `y0`, `v_0 = 0`.
+    /// rows), starting at `x0`, `y0`, `v_0 = 0`; with [`SabaInit::FullPass`]
+    /// it fills the tables at the start point here.
     ///
     /// Errors: the config's errors; [`Error::Empty`] if the problem has no
     /// inner or outer rows, or `x0`/`y0` is empty; [`Error::LengthMismatch`]
-    /// for `storage` or a `tables` buffer shorter than [`tables_len`].
-    pub fn new<P: FiniteSum<T>>(
-        config: SabaConfig<T>,
+    /// for `storage` or a `tables` buffer shorter than [`tables_len`];
+    /// [`Error::InvalidParameter`] (`"inner_weight"`, `"outer_weight"`) for
+    /// row weights that are negative, not finite, or do not sum to 1;
+    /// [`Error::Diverged`] if the full pass meets a non-finite gradient.
+    ///
+    /// ```
+    /// use bilevel::{Error, quadratic::Quadratic, solvers::{Saba, SabaConfig, saba}};
+    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_finite_sum(4, 2)?;
+    /// let e = Saba::new(SabaConfig::default(), &pb, [0.0; saba::workspace_len(1, 1)], vec![0.0; 3], &[1.0], &[0.0]);
+    /// assert!(matches!(e, Err(Error::LengthMismatch { what: "tables", .. })));
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn new<P: SecondOrder<T> + FiniteSum<T>>(
+        config: SabaConfig,
         problem: &P,
         storage: S,
         mut tables: M,
@@ -178,51 +230,78 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
         y0: &[T],
     ) -> Result<Self, Error> {
         config.validate()?;
-        let (n, m) = (problem.n_inner(), problem.n_outer());
-        if n == 0 {
-            return Err(Error::Empty { what: "inner samples" });
-        }
-        if m == 0 {
-            return Err(Error::Empty { what: "outer samples" });
-        }
-        let core = Core::new(&LAYOUT, storage, x0, y0)?;
+        let mut core = Core::new(storage, workspace_len, x0, y0)?;
         core.check_problem(problem)?;
-        let need = tables_len(x0.len(), y0.len(), n, m);
+        let (n, m) = super::shared::check_rows(problem)?;
+        let (p, q) = (core.p, core.q);
+        let need = tables_len(p, q, n, m);
         let buf = tables.as_mut();
         if buf.len() < need {
             return Err(Error::LengthMismatch { what: "tables", expected: need, found: buf.len() });
         }
         buf[..need].fill(T::ZERO);
-        Ok(Saba { config, core, tables, n, m, initialized: config.init == SabaInit::Zero })
+        if config.init == SabaInit::FullPass {
+            // Classical SAGA: every row at the start point; v_0 = 0, so the
+            // HVP and JVP tables stay zero.
+            let w = Workspace::split(core.buffer(), p, q);
+            let mut t = Tables::split(buf, (p, q, n, m), Backend::detect());
+            for r in 0..n {
+                problem.grad_g(w.x, w.y, &problem.inner_batch(r), None, Some(w.g_y));
+                super::shared::check_finite("y", w.g_y, 0)?;
+                t.g_y.store(r, problem.inner_weight(r), w.g_y)?;
+            }
+            for r in 0..m {
+                problem.grad_f(w.x, w.y, &problem.outer_batch(r), Some(w.f_x), Some(w.f_y));
+                super::shared::check_finite("v", w.f_y, 0)?;
+                super::shared::check_finite("x", w.f_x, 0)?;
+                t.f_y.store(r, problem.outer_weight(r), w.f_y)?;
+                t.f_x.store(r, problem.outer_weight(r), w.f_x)?;
+            }
+        }
+        Ok(Saba { config, core, tables, n, m })
     }
 
-    /// Outer iterate `x_t`.
-    pub fn x(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 0)
-    }
-    /// Inner iterate `y_t`.
-    pub fn y(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 1)
-    }
     /// Linear-system iterate `v_t ≈ −H⁻¹∇_y f`.
+    ///
+    /// ```
+    /// use bilevel::{quadratic::Quadratic, solvers::{Saba, SabaConfig}};
+    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_finite_sum(2, 2)?;
+    /// assert_eq!(Saba::new_owned(SabaConfig::default(), &pb, &[0.0], &[0.0])?.v(), &[0.0]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     pub fn v(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 2)
+        self.core.after_y(0, self.core.q)
     }
-    /// Completed iterations.
-    pub fn iteration(&self) -> u64 {
-        self.core.t
-    }
+
     /// The configuration.
-    pub fn config(&self) -> &SabaConfig<T> {
+    ///
+    /// ```
+    /// use bilevel::{quadratic::Quadratic, solvers::{Saba, SabaConfig, SabaInit}};
+    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_finite_sum(2, 2)?;
+    /// assert_eq!(Saba::new_owned(SabaConfig::default(), &pb, &[0.0], &[0.0])?.config().init, SabaInit::Zero);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn config(&self) -> &SabaConfig {
         &self.config
     }
 
-    /// One SABA iteration (module docs).
+    /// One SABA iteration (module docs): all or nothing.
     ///
     /// Errors: [`Error::LengthMismatch`] if the problem's dimensions or row
-    /// counts differ from construction; [`Error::Diverged`] if a sampled
-    /// quantity or the new iterate is not finite (tables untouched in the
-    /// first case; iterates kept in both).
+    /// counts differ from construction; [`Error::InvalidParameter`] for a
+    /// sampled row weight that is negative or not finite; [`Error::Diverged`]
+    /// if the new iterate is not finite. In every case the iterates and the
+    /// tables are left as they were.
+    ///
+    /// ```
+    /// use bilevel::{quadratic::Quadratic, solvers::{Iterates, Saba, SabaConfig}};
+    /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
+    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_finite_sum(2, 2)?;
+    /// let mut s = Saba::new_owned(SabaConfig::default(), &pb, &[0.0], &[0.0])?;
+    /// s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    /// assert_eq!(s.iteration(), 1);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     pub fn step<P: SecondOrder<T> + FiniteSum<T>, R: Rng + ?Sized>(
         &mut self,
         problem: &P,
@@ -230,109 +309,73 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
     ) -> Result<StepReport<T>, Error> {
         self.core.check_problem(problem)?;
         let (n, m) = (self.n, self.m);
-        if problem.n_inner() != n {
-            return Err(Error::LengthMismatch {
-                what: "inner samples",
-                expected: n,
-                found: problem.n_inner(),
-            });
-        }
-        if problem.n_outer() != m {
-            return Err(Error::LengthMismatch {
-                what: "outer samples",
-                expected: m,
-                found: problem.n_outer(),
-            });
-        }
-        let (p, q) = (self.core.p, self.core.q);
-        let t = self.core.t;
+        super::shared::check_same_rows(problem, n, m)?;
+        let (p, q, t) = (self.core.p, self.core.q, self.core.t);
         let rho: T = to_t("step_y", self.config.step_y.at(t))?;
         let gamma: T = to_t("step_x", self.config.step_x.at(t))?;
-        let radius = self.config.v_radius;
         let b = self.core.backend;
         let i = uniform_index(rng, n);
         let j = uniform_index(rng, m);
         let (zeta, xi) = (problem.inner_batch(i), problem.outer_batch(j));
-        let (wi, wj) = (problem.inner_weight(i), problem.outer_weight(j));
-        let [x, y, v, gy, hv, jv, fy, fx, dy, dv, dx, tq, tp, nx, ny, nv] =
-            self.core.slots::<16, 16>(&LAYOUT);
-
-        // Split the table buffer into the five tables (shape checked at
-        // construction).
-        let buf = self.tables.as_mut();
-        let sl = SagaTable::<T, &mut [T]>::storage_len;
-        let (b_gy, rest) = buf.split_at_mut(sl(n, q));
-        let (b_hv, rest) = rest.split_at_mut(sl(n, q));
-        let (b_jv, rest) = rest.split_at_mut(sl(n, p));
-        let (b_fy, rest) = rest.split_at_mut(sl(m, q));
-        let b_fx = &mut rest[..sl(m, p)];
-        let u = RowWeights::Uniform;
-        let mut t_gy = SagaTable::attach(b_gy, n, q, u, b);
-        let mut t_hv = SagaTable::attach(b_hv, n, q, u, b);
-        let mut t_jv = SagaTable::attach(b_jv, n, p, u, b);
-        let mut t_fy = SagaTable::attach(b_fy, m, q, u, b);
-        let mut t_fx = SagaTable::attach(b_fx, m, p, u, b);
-
-        if !self.initialized {
-            // Classical SAGA: every row at the start point; v_0 = 0, so the
-            // HVP and JVP tables stay zero.
-            for r in 0..n {
-                problem.grad_g(x, y, &problem.inner_batch(r), None, Some(gy));
-                check_finite("y", gy, t)?;
-                t_gy.update_weighted(r, problem.inner_weight(r), gy, dy)?;
-            }
-            for r in 0..m {
-                problem.grad_f(x, y, &problem.outer_batch(r), Some(fx), Some(fy));
-                check_finite("v", fy, t)?;
-                check_finite("x", fx, t)?;
-                t_fy.update_weighted(r, problem.outer_weight(r), fy, dv)?;
-                t_fx.update_weighted(r, problem.outer_weight(r), fx, dx)?;
-            }
-            self.initialized = true;
-        }
+        let wi = checked_weight("inner_weight", problem.inner_weight(i))?;
+        let wj = checked_weight("outer_weight", problem.outer_weight(j))?;
+        let w = Workspace::split(self.core.buffer(), p, q);
+        let mut tables = Tables::split(self.tables.as_mut(), (p, q, n, m), b);
 
         // Fresh quantities at (x_t, y_t, v_t) on rows i and j.
-        problem.grad_g(x, y, &zeta, None, Some(gy));
-        problem.hvp_jvp_g(x, y, v, &zeta, Some(hv), Some(jv));
-        problem.grad_f(x, y, &xi, Some(fx), Some(fy));
-        check_finite("y", gy, t)?;
-        check_finite("v", hv, t)?;
-        check_finite("v", fy, t)?;
-        check_finite("x", jv, t)?;
-        check_finite("x", fx, t)?;
+        problem.grad_g(w.x, w.y, &zeta, None, Some(w.g_y));
+        problem.hvp_jvp_g(w.x, w.y, w.v, &zeta, Some(w.hvp), Some(w.jvp));
+        problem.grad_f(w.x, w.y, &xi, Some(w.f_x), Some(w.f_y));
 
-        // SAGA directions (§9.4).
-        t_gy.update_weighted(i, wi, gy, dy)?;
-        t_hv.update_weighted(i, wi, hv, dv)?;
-        t_fy.update_weighted(j, wj, fy, tq)?;
-        b.axpy(T::ONE, tq, dv)?;
-        t_jv.update_weighted(i, wi, jv, dx)?;
-        t_fx.update_weighted(j, wj, fx, tp)?;
-        b.axpy(T::ONE, tp, dx)?;
+        // SAGA directions (§9.4), read without writing the tables.
+        tables.g_y.direction(i, w.g_y, w.d_y)?;
+        tables.hvp.direction(i, w.hvp, w.d_v)?;
+        tables.f_y.direction(j, w.f_y, w.tmp_q)?;
+        b.axpy(T::ONE, w.tmp_q, w.d_v)?;
+        tables.jvp.direction(i, w.jvp, w.d_x)?;
+        tables.f_x.direction(j, w.f_x, w.tmp_p)?;
+        b.axpy(T::ONE, w.tmp_p, w.d_x)?;
 
-        // Candidate iterate, committed only if finite.
-        let projection = soba_commit(b, [x, y, v], [nx, ny, nv], [dx, dy, dv], (rho, gamma, radius), t)?;
+        let next = SobaStep { x: w.x, y: w.y, v: w.v, next_x: w.next_x, next_y: w.next_y, next_v: w.next_v };
+        let radius = radius_t(self.config.v_radius);
+        let projection = next.apply(b, t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius))?;
+        // The step is committed: store the fresh quantities (cannot fail:
+        // rows, lengths and weights were checked above).
+        tables.g_y.store(i, wi, w.g_y)?;
+        tables.hvp.store(i, wi, w.hvp)?;
+        tables.jvp.store(i, wi, w.jvp)?;
+        tables.f_y.store(j, wj, w.f_y)?;
+        tables.f_x.store(j, wj, w.f_x)?;
         self.core.t = t + 1;
-        Ok(StepReport {
-            iteration: t,
-            step_x: gamma,
-            step_y: rho,
-            step_v: rho,
-            eta: T::ONE,
-            penalty: T::ZERO,
-            projection,
-        })
+        Ok(StepReport::soba(t, gamma, rho, projection))
     }
 
     /// The same solver on an explicit backend (bit-exact reproducibility).
     ///
     /// Errors: [`Error::BackendUnavailable`].
+    ///
+    /// ```
+    /// use bilevel::{Backend, quadratic::Quadratic, solvers::{Saba, SabaConfig}};
+    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_finite_sum(2, 2)?;
+    /// let s = Saba::new_owned(SabaConfig::default(), &pb, &[0.0], &[0.0])?.with_backend(Backend::Scalar)?;
+    /// assert_eq!(s.backend(), Backend::Scalar);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
-        if !backend.is_available() {
-            return Err(Error::BackendUnavailable(backend));
-        }
-        self.core.backend = backend;
+        self.core.set_backend(backend)?;
         Ok(self)
+    }
+
+    /// The backend the kernels and tables run on.
+    ///
+    /// ```
+    /// use bilevel::{Backend, quadratic::Quadratic, solvers::{Saba, SabaConfig}};
+    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_finite_sum(2, 2)?;
+    /// assert_eq!(Saba::new_owned(SabaConfig::default(), &pb, &[0.0], &[0.0])?.backend(), Backend::detect());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.core.backend
     }
 }
 
@@ -342,43 +385,22 @@ impl<T: Float> Saba<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
     ///
     /// ```
     /// use bilevel::quadratic::Quadratic;
-    /// use bilevel::solvers::{Saba, SabaConfig};
+    /// use bilevel::solvers::{Iterates, Saba, SabaConfig};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_noise(0.1, 0.1)?.with_finite_sum(2, 2)?;
     /// let s = Saba::new_owned(SabaConfig::default(), &pb, &[0.0], &[0.0])?;
     /// assert_eq!(s.iteration(), 0);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn new_owned<P: FiniteSum<T>>(
-        config: SabaConfig<T>,
+    pub fn new_owned<P: SecondOrder<T> + FiniteSum<T>>(
+        config: SabaConfig,
         problem: &P,
         x0: &[T],
         y0: &[T],
     ) -> Result<Self, Error> {
-        let w = workspace_len(x0.len(), y0.len());
-        let tl = tables_len(x0.len(), y0.len(), problem.n_inner(), problem.n_outer());
-        if w == usize::MAX || tl == usize::MAX {
-            return Err(Error::InvalidParameter {
-                name: "x0",
-                requirement: "dimensions whose workspace fits in usize",
-            });
-        }
-        Saba::new(config, problem, alloc::vec![T::ZERO; w], alloc::vec![T::ZERO; tl], x0, y0)
+        use super::shared::owned;
+        let (p, q, n, m) = (x0.len(), y0.len(), problem.n_inner(), problem.n_outer());
+        Saba::new(config, problem, owned(workspace_len(p, q))?, owned(tables_len(p, q, n, m))?, x0, y0)
     }
 }
 
-impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, P: SecondOrder<T> + FiniteSum<T>> Solver<T, P>
-    for Saba<T, S, M>
-{
-    fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
-        Saba::step(self, problem, rng)
-    }
-    fn x(&self) -> &[T] {
-        Saba::x(self)
-    }
-    fn y(&self) -> &[T] {
-        Saba::y(self)
-    }
-    fn iteration(&self) -> u64 {
-        Saba::iteration(self)
-    }
-}
+impl_solver!(Saba<T, S, M> where [M: AsMut<[T]>], SecondOrder<T> + FiniteSum<T>);

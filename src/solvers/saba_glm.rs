@@ -26,7 +26,7 @@
 //! ```
 //! use bilevel_problems::synthetic::LogisticDataset;
 //! use bilevel::schedule::Step;
-//! use bilevel::solvers::{SabaConfig, SabaGlm, SabaInit};
+//! use bilevel::solvers::{Iterates, SabaConfig, SabaGlm, SabaInit};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
 //!
 //! let data = LogisticDataset::<f64>::synthetic(1, 200, 100, 4, 0.3)?;
@@ -42,19 +42,22 @@
 
 use rand_core::Rng;
 
-use super::{
-    Core, Layout, SabaConfig, SabaInit, Solver, StepReport, check_finite, layout_len, soba_commit, to_t,
-};
-use crate::Float;
-use crate::backend::Backend;
-use crate::error::Error;
+use super::shared::{Core, SobaStep, check_finite, radius_t, to_t, workspace};
+use super::{SabaConfig, SabaInit, StepReport, impl_solver};
+use crate::error::{Error, check_len};
 use crate::kernels::{RowWeights, ScalarSagaTable};
 use crate::oracles::{Glm, uniform_index};
 use crate::schedule::Schedule;
+use crate::{Backend, Float};
 
-// x, y, v | dy, dv, dx, tq, ry, rv | nx, ny, nv
-const LAYOUT: Layout<12> =
-    [(1, 0), (0, 1), (0, 1), (0, 1), (0, 1), (1, 0), (0, 1), (0, 1), (0, 1), (1, 0), (0, 1), (0, 1)];
+workspace! {
+    /// SABA-GLM's workspace: the state `x, y, v`, the three directions, the
+    /// outer table's direction, the exact parts and the candidate iterate.
+    struct Workspace(p, q) {
+        state { v: q }
+        scratch { d_y: q, d_v: q, d_x: p, d_t: q, r_y: q, r_v: q, next_x: p, next_y: q, next_v: q }
+    }
+}
 
 /// Workspace length of [`SabaGlm`]: `3p + 9q`.
 ///
@@ -62,7 +65,7 @@ const LAYOUT: Layout<12> =
 /// assert_eq!(bilevel::solvers::saba_glm::workspace_len(2, 3), 3 * 2 + 9 * 3);
 /// ```
 pub const fn workspace_len(p: usize, q: usize) -> usize {
-    layout_len(&LAYOUT, p, q)
+    Workspace::<f64>::len(p, q)
 }
 
 /// Table storage of [`SabaGlm`] for `n` inner and `m` outer samples of
@@ -76,26 +79,76 @@ pub const fn tables_len(q: usize, n: usize, m: usize) -> usize {
     t(n, q, 1).saturating_add(t(n, q, 1)).saturating_add(t(m, q, 1))
 }
 
+/// The three scalar SAGA tables (§9.4 "Scalar memory"), by name.
+struct Tables<'a, T> {
+    /// `s_i`, the inner gradient coefficients.
+    grad: ScalarSagaTable<T, &'a mut [T]>,
+    /// `u_i`, the inner HVP coefficients.
+    hvp: ScalarSagaTable<T, &'a mut [T]>,
+    /// `t_j`, the outer gradient coefficients.
+    outer: ScalarSagaTable<T, &'a mut [T]>,
+}
+
+impl<'a, T: Float> Tables<'a, T> {
+    fn split(buf: &'a mut [T], (q, n, m): (usize, usize, usize), b: Backend) -> Self {
+        let len = ScalarSagaTable::<T, &mut [T]>::storage_len;
+        let (grad, rest) = buf.split_at_mut(len(n, q, 1));
+        let (hvp, rest) = rest.split_at_mut(len(n, q, 1));
+        let outer = &mut rest[..len(m, q, 1)];
+        let u = RowWeights::Uniform;
+        Tables {
+            grad: ScalarSagaTable::attach(grad, n, q, 1, u, b),
+            hvp: ScalarSagaTable::attach(hvp, n, q, 1, u, b),
+            outer: ScalarSagaTable::attach(outer, m, q, 1, u, b),
+        }
+    }
+}
+
+/// A coefficient that must be finite (`Diverged` naming `variable` otherwise).
+fn finite<T: Float>(c: T, variable: &'static str, iteration: u64) -> Result<T, Error> {
+    if c.is_finite() { Ok(c) } else { Err(Error::Diverged { variable, iteration }) }
+}
+
 /// The SABA solver with scalar SAGA tables (see the [module docs](self)).
-pub struct SabaGlm<T: Float, S, M> {
-    config: SabaConfig<T>,
+///
+/// ```
+/// use bilevel::solvers::{Iterates, SabaConfig, SabaGlm};
+/// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 3, 0.3)?;
+/// let pb = data.problem(1, 1)?;
+/// let s = SabaGlm::new_owned(SabaConfig::default(), &pb, &[0.0; 3], &[0.0; 3])?;
+/// assert_eq!(s.y(), &[0.0; 3]);
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SabaGlm<T, S, M> {
+    config: SabaConfig,
     core: Core<T, S>,
     tables: M,
     n: usize,
     m: usize,
-    initialized: bool,
 }
 
 impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
     /// A solver for `problem`'s `glm_n_inner()` and `glm_n_outer()` samples,
-    /// starting at `x0`, `y0`, `v_0 = 0`.
+    /// starting at `x0`, `y0`, `v_0 = 0`; with [`SabaInit::FullPass`] it
+    /// fills the tables at the start point here.
     ///
     /// Errors: the config's errors; [`Error::Empty`] if the problem has no
-    /// samples or `x0`/`y0` is empty; [`Error::LengthMismatch`] if `x0`, `y0` do not
-    /// match the problem's dimensions, or for
-    /// `storage` or a `tables` buffer shorter than [`tables_len`].
+    /// samples or `x0`/`y0` is empty; [`Error::LengthMismatch`] if `x0`, `y0`
+    /// do not match the problem's dimensions, for `storage`, a `tables` buffer
+    /// shorter than [`tables_len`], or a feature row of the wrong length;
+    /// [`Error::Diverged`] if the full pass meets a non-finite coefficient.
+    ///
+    /// ```
+    /// use bilevel::{Error, solvers::{SabaConfig, SabaGlm, saba_glm}};
+    /// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 3, 0.3)?;
+    /// let pb = data.problem(1, 1)?;
+    /// let e = SabaGlm::new(SabaConfig::default(), &pb, vec![0.0; saba_glm::workspace_len(3, 3)], vec![0.0; 5], &[0.0; 3], &[0.0; 3]);
+    /// assert!(matches!(e, Err(Error::LengthMismatch { what: "tables", .. })));
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     pub fn new<P: Glm<T>>(
-        config: SabaConfig<T>,
+        config: SabaConfig,
         problem: &P,
         storage: S,
         mut tables: M,
@@ -110,45 +163,79 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
         if m == 0 {
             return Err(Error::Empty { what: "outer samples" });
         }
-        let core = Core::new(&LAYOUT, storage, x0, y0)?;
+        let mut core = Core::new(storage, workspace_len, x0, y0)?;
         core.check_problem(problem)?;
-        let need = tables_len(y0.len(), n, m);
+        let (p, q) = (core.p, core.q);
+        let need = tables_len(q, n, m);
         let buf = tables.as_mut();
         if buf.len() < need {
             return Err(Error::LengthMismatch { what: "tables", expected: need, found: buf.len() });
         }
         buf[..need].fill(T::ZERO);
-        Ok(SabaGlm { config, core, tables, n, m, initialized: config.init == SabaInit::Zero })
+        if config.init == SabaInit::FullPass {
+            // Classical SAGA start: coefficients at (x_0, y_0); u_i = 0 since v_0 = 0.
+            let w = Workspace::split(core.buffer(), p, q);
+            let mut t = Tables::split(buf, (q, n, m), Backend::detect());
+            for r in 0..n {
+                let s = finite(problem.glm_inner_coefs(w.y, w.v, r).0, "y", 0)?;
+                let a = problem.glm_inner_row(r);
+                check_len("inner feature row", q, a.len())?;
+                t.grad.store(r, &[s], a)?;
+            }
+            for r in 0..m {
+                let tj = finite(problem.glm_outer_coef(w.y, r), "v", 0)?;
+                let b = problem.glm_outer_row(r);
+                check_len("outer feature row", q, b.len())?;
+                t.outer.store(r, &[tj], b)?;
+            }
+        }
+        Ok(SabaGlm { config, core, tables, n, m })
     }
 
-    /// Outer iterate `x_t`.
-    pub fn x(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 0)
-    }
-    /// Inner iterate `y_t`.
-    pub fn y(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 1)
-    }
     /// Linear-system iterate `v_t ≈ −H⁻¹∇_y f`.
+    ///
+    /// ```
+    /// use bilevel::solvers::{SabaConfig, SabaGlm};
+    /// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
+    /// let s = SabaGlm::new_owned(SabaConfig::default(), &data.problem(1, 1)?, &[0.0; 2], &[0.0; 2])?;
+    /// assert_eq!(s.v(), &[0.0; 2]);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     pub fn v(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 2)
+        self.core.after_y(0, self.core.q)
     }
-    /// Completed iterations.
-    pub fn iteration(&self) -> u64 {
-        self.core.t
-    }
+
     /// The configuration.
-    pub fn config(&self) -> &SabaConfig<T> {
+    ///
+    /// ```
+    /// use bilevel::solvers::{SabaConfig, SabaGlm};
+    /// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
+    /// let s = SabaGlm::new_owned(SabaConfig::default(), &data.problem(1, 1)?, &[0.0; 2], &[0.0; 2])?;
+    /// assert_eq!(s.config(), &SabaConfig::default());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn config(&self) -> &SabaConfig {
         &self.config
     }
 
-    /// One iteration (module docs).
+    /// One iteration (module docs): all or nothing.
     ///
-    /// Errors: [`Error::LengthMismatch`] if the problem's dimensions or
-    /// sample counts differ from construction; [`Error::Diverged`] if a
-    /// coefficient, a deterministic part or the new iterate is not finite
-    /// (iterates kept; tables untouched unless the new iterate is the only
-    /// non-finite value).
+    /// Errors: [`Error::LengthMismatch`] if the problem's dimensions,
+    /// sample counts or feature rows differ from construction;
+    /// [`Error::Diverged`] if a coefficient, a deterministic part or the new
+    /// iterate is not finite. In every case the iterates and the tables are
+    /// left as they were.
+    ///
+    /// ```
+    /// use bilevel::solvers::{Iterates, SabaConfig, SabaGlm};
+    /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
+    /// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
+    /// let pb = data.problem(1, 1)?;
+    /// let mut s = SabaGlm::new_owned(SabaConfig::default(), &pb, &[0.0; 2], &[0.0; 2])?;
+    /// s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    /// assert_eq!(s.iteration(), 1);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     pub fn step<P: Glm<T>, R: Rng + ?Sized>(
         &mut self,
         problem: &P,
@@ -156,106 +243,74 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
     ) -> Result<StepReport<T>, Error> {
         self.core.check_problem(problem)?;
         let (n, m) = (self.n, self.m);
-        for (what, expected, found) in
-            [("inner samples", n, problem.glm_n_inner()), ("outer samples", m, problem.glm_n_outer())]
-        {
-            if expected != found {
-                return Err(Error::LengthMismatch { what, expected, found });
-            }
-        }
-        let q = self.core.q;
-        let t = self.core.t;
+        check_len("inner samples", n, problem.glm_n_inner())?;
+        check_len("outer samples", m, problem.glm_n_outer())?;
+        let (p, q, t) = (self.core.p, self.core.q, self.core.t);
         let rho: T = to_t("step_y", self.config.step_y.at(t))?;
         let gamma: T = to_t("step_x", self.config.step_x.at(t))?;
-        let radius = self.config.v_radius;
         let b = self.core.backend;
-        let [x, y, v, dy, dv, dx, tq, ry, rv, nx, ny, nv] = self.core.slots::<12, 12>(&LAYOUT);
-
-        let sl = ScalarSagaTable::<T, &mut [T]>::storage_len;
-        let buf = self.tables.as_mut();
-        let (b_s, rest) = buf.split_at_mut(sl(n, q, 1));
-        let (b_u, rest) = rest.split_at_mut(sl(n, q, 1));
-        let b_t = &mut rest[..sl(m, q, 1)];
-        let u = RowWeights::Uniform;
-        let mut t_s = ScalarSagaTable::attach(b_s, n, q, 1, u, b);
-        let mut t_u = ScalarSagaTable::attach(b_u, n, q, 1, u, b);
-        let mut t_t = ScalarSagaTable::attach(b_t, m, q, 1, u, b);
-
-        let row = |r: &[T], what: &'static str| -> Result<(), Error> {
-            if r.len() == q {
-                Ok(())
-            } else {
-                Err(Error::LengthMismatch { what, expected: q, found: r.len() })
-            }
-        };
-        if !self.initialized {
-            // Classical SAGA start: coefficients at (x_0, y_0); u_i = 0 since v_0 = 0.
-            for r in 0..n {
-                let (s, _) = problem.glm_inner_coefs(y, v, r);
-                if !s.is_finite() {
-                    return Err(Error::Diverged { variable: "y", iteration: t });
-                }
-                let a = problem.glm_inner_row(r);
-                row(a, "inner feature row")?;
-                t_s.update(r, &[s], a, dy)?;
-            }
-            for r in 0..m {
-                let tj = problem.glm_outer_coef(y, r);
-                if !tj.is_finite() {
-                    return Err(Error::Diverged { variable: "v", iteration: t });
-                }
-                let bj = problem.glm_outer_row(r);
-                row(bj, "outer feature row")?;
-                t_t.update(r, &[tj], bj, tq)?;
-            }
-            self.initialized = true;
-        }
-
         let i = uniform_index(rng, n);
         let j = uniform_index(rng, m);
+        let w = Workspace::split(self.core.buffer(), p, q);
+        let mut tables = Tables::split(self.tables.as_mut(), (q, n, m), b);
+
         let (a, bj) = (problem.glm_inner_row(i), problem.glm_outer_row(j));
-        row(a, "inner feature row")?;
-        row(bj, "outer feature row")?;
-        let (s, uc) = problem.glm_inner_coefs(y, v, i);
-        let tj = problem.glm_outer_coef(y, j);
-        problem.glm_exact(x, y, v, ry, rv, dx);
-        for (var, ok) in [("y", s.is_finite()), ("v", uc.is_finite() && tj.is_finite())] {
-            if !ok {
-                return Err(Error::Diverged { variable: var, iteration: t });
-            }
-        }
-        check_finite("y", ry, t)?;
-        check_finite("v", rv, t)?;
-        check_finite("x", dx, t)?;
+        check_len("inner feature row", q, a.len())?;
+        check_len("outer feature row", q, bj.len())?;
+        let (s, u) = problem.glm_inner_coefs(w.y, w.v, i);
+        let (s, u) = (finite(s, "y", t)?, finite(u, "v", t)?);
+        let tj = finite(problem.glm_outer_coef(w.y, j), "v", t)?;
+        problem.glm_exact(w.x, w.y, w.v, w.r_y, w.r_v, w.d_x);
+        check_finite("y", w.r_y, t)?;
+        check_finite("v", w.r_v, t)?;
+        check_finite("x", w.d_x, t)?;
 
-        // Scalar SAGA directions (§9.4) plus the exact parts.
-        t_s.update(i, &[s], a, dy)?;
-        b.axpy(T::ONE, ry, dy)?;
-        t_u.update(i, &[uc], a, dv)?;
-        t_t.update(j, &[tj], bj, tq)?;
-        b.axpy(T::ONE, tq, dv)?;
-        b.axpy(T::ONE, rv, dv)?;
+        // Scalar SAGA directions (§9.4), read without writing, plus the exact parts.
+        tables.grad.direction(i, &[s], a, w.d_y)?;
+        b.axpy(T::ONE, w.r_y, w.d_y)?;
+        tables.hvp.direction(i, &[u], a, w.d_v)?;
+        tables.outer.direction(j, &[tj], bj, w.d_t)?;
+        b.axpy(T::ONE, w.d_t, w.d_v)?;
+        b.axpy(T::ONE, w.r_v, w.d_v)?;
 
-        let projection = soba_commit(b, [x, y, v], [nx, ny, nv], [dx, dy, dv], (rho, gamma, radius), t)?;
+        let next = SobaStep { x: w.x, y: w.y, v: w.v, next_x: w.next_x, next_y: w.next_y, next_v: w.next_v };
+        let radius = radius_t(self.config.v_radius);
+        let projection = next.apply(b, t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius))?;
+        // Committed: store the coefficients (cannot fail, checked above).
+        tables.grad.store(i, &[s], a)?;
+        tables.hvp.store(i, &[u], a)?;
+        tables.outer.store(j, &[tj], bj)?;
         self.core.t = t + 1;
-        Ok(StepReport {
-            iteration: t,
-            step_x: gamma,
-            step_y: rho,
-            step_v: rho,
-            eta: T::ONE,
-            penalty: T::ZERO,
-            projection,
-        })
+        Ok(StepReport::soba(t, gamma, rho, projection))
     }
 
-    /// The same solver on an explicit backend. Errors: [`Error::BackendUnavailable`].
+    /// The same solver on an explicit backend.
+    ///
+    /// Errors: [`Error::BackendUnavailable`].
+    ///
+    /// ```
+    /// use bilevel::{Backend, solvers::{SabaConfig, SabaGlm}};
+    /// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
+    /// let s = SabaGlm::new_owned(SabaConfig::default(), &data.problem(1, 1)?, &[0.0; 2], &[0.0; 2])?;
+    /// assert_eq!(s.with_backend(Backend::Scalar)?.backend(), Backend::Scalar);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
     pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
-        if !backend.is_available() {
-            return Err(Error::BackendUnavailable(backend));
-        }
-        self.core.backend = backend;
+        self.core.set_backend(backend)?;
         Ok(self)
+    }
+
+    /// The backend the kernels and tables run on.
+    ///
+    /// ```
+    /// use bilevel::{Backend, solvers::{SabaConfig, SabaGlm}};
+    /// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
+    /// let s = SabaGlm::new_owned(SabaConfig::default(), &data.problem(1, 1)?, &[0.0; 2], &[0.0; 2])?;
+    /// assert_eq!(s.backend(), Backend::detect());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.core.backend
     }
 }
 
@@ -264,43 +319,18 @@ impl<T: Float> SabaGlm<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
     /// [`SabaGlm::new`] on owned buffers of the right lengths.
     ///
     /// ```
-    /// use bilevel_problems::synthetic::LogisticDataset;
-    /// use bilevel::solvers::{SabaConfig, SabaGlm};
-    /// let data = LogisticDataset::<f32>::synthetic(0, 10, 5, 3, 0.0)?;
-    /// let pb = data.problem(1, 1)?;
-    /// assert!(SabaGlm::new_owned(SabaConfig::default(), &pb, &[0.0; 3], &[0.0; 3]).is_ok());
-    /// assert!(SabaGlm::new_owned(SabaConfig::default(), &pb, &[0.0; 3], &[0.0; 2]).is_err());
+    /// use bilevel::solvers::{Iterates, SabaConfig, SabaGlm};
+    /// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
+    /// let s = SabaGlm::new_owned(SabaConfig::default(), &data.problem(1, 1)?, &[0.0; 2], &[0.0; 2])?;
+    /// assert_eq!(s.iteration(), 0);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn new_owned<P: Glm<T>>(
-        config: SabaConfig<T>,
-        problem: &P,
-        x0: &[T],
-        y0: &[T],
-    ) -> Result<Self, Error> {
-        let w = workspace_len(x0.len(), y0.len());
-        let tl = tables_len(y0.len(), problem.glm_n_inner(), problem.glm_n_outer());
-        if w == usize::MAX || tl == usize::MAX {
-            return Err(Error::InvalidParameter {
-                name: "x0",
-                requirement: "dimensions whose workspace fits in usize",
-            });
-        }
-        SabaGlm::new(config, problem, alloc::vec![T::ZERO; w], alloc::vec![T::ZERO; tl], x0, y0)
+    pub fn new_owned<P: Glm<T>>(config: SabaConfig, problem: &P, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+        use super::shared::owned;
+        let (p, q) = (x0.len(), y0.len());
+        let tables = owned(tables_len(q, problem.glm_n_inner(), problem.glm_n_outer()))?;
+        SabaGlm::new(config, problem, owned(workspace_len(p, q))?, tables, x0, y0)
     }
 }
 
-impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, P: Glm<T>> Solver<T, P> for SabaGlm<T, S, M> {
-    fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
-        SabaGlm::step(self, problem, rng)
-    }
-    fn x(&self) -> &[T] {
-        SabaGlm::x(self)
-    }
-    fn y(&self) -> &[T] {
-        SabaGlm::y(self)
-    }
-    fn iteration(&self) -> u64 {
-        SabaGlm::iteration(self)
-    }
-}
+impl_solver!(SabaGlm<T, S, M> where [M: AsMut<[T]>], Glm<T>);

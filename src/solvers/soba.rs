@@ -21,7 +21,7 @@
 //! ```
 //! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::Step;
-//! use bilevel::solvers::{Soba, SobaConfig, Solver, soba};
+//! use bilevel::solvers::{Iterates, Soba, SobaConfig, soba};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
 //!
 //! // §10.1 scalar problem: A = 2, B = 1, b = 1, ρ = 0.1, x* = 1/0.7.
@@ -38,14 +38,21 @@
 
 use rand_core::Rng;
 
-use super::{Core, Layout, Solver, StepReport, check_radius, layout_len, soba_commit, to_t};
-use crate::Float;
+use super::shared::{Core, SobaStep, check_radius, radius_t, to_t, workspace};
+use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::oracles::SecondOrder;
 use crate::schedule::{Schedule, Step};
+use crate::{Backend, Float};
 
-// x, y, v | dy, dv, dx, tq | nx, ny, nv
-const LAYOUT: Layout<10> = [(1, 0), (0, 1), (0, 1), (0, 1), (0, 1), (1, 0), (0, 1), (1, 0), (0, 1), (0, 1)];
+workspace! {
+    /// SOBA's workspace (§2): the state `x, y, v`, the three directions, the
+    /// outer `y`-gradient and the candidate iterate.
+    struct Workspace(p, q) {
+        state { v: q }
+        scratch { d_y: q, d_v: q, d_x: p, f_y: q, next_x: p, next_y: q, next_v: q }
+    }
+}
 
 /// Length of the buffer a [`Soba`] with `x ∈ R^p`, `y ∈ R^q` needs:
 /// `3p + 7q` (saturating).
@@ -54,7 +61,7 @@ const LAYOUT: Layout<10> = [(1, 0), (0, 1), (0, 1), (0, 1), (0, 1), (1, 0), (0, 
 /// assert_eq!(bilevel::solvers::soba::workspace_len(3, 5), 3 * 3 + 7 * 5);
 /// ```
 pub const fn workspace_len(p: usize, q: usize) -> usize {
-    layout_len(&LAYOUT, p, q)
+    Workspace::<f64>::len(p, q)
 }
 
 /// SOBA's parameters (§2). Defaults: benchopt's `ρ_t = γ_t = 0.1/√(t+1)`
@@ -62,27 +69,27 @@ pub const fn workspace_len(p: usize, q: usize) -> usize {
 ///
 /// ```
 /// use bilevel::schedule::{Schedule, Step};
-/// let c = bilevel::solvers::SobaConfig::<f64>::default();
+/// let c = bilevel::solvers::SobaConfig::default();
 /// assert_eq!(c.step_y.at(3), 0.05);
 /// assert_eq!(c.v_radius, f64::INFINITY);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SobaConfig<T> {
+pub struct SobaConfig {
     /// `ρ_t`, the step of `y` and `v`.
     pub step_y: Step,
     /// `γ_t`, the step of `x`.
     pub step_x: Step,
     /// Radius `r_v > 0` of the optional ball projection of `v` (`+∞`: none).
-    pub v_radius: T,
+    pub v_radius: f64,
 }
 
-impl<T: Float> Default for SobaConfig<T> {
+impl Default for SobaConfig {
     fn default() -> Self {
-        SobaConfig { step_y: Step::poly(0.1, 0.5), step_x: Step::poly(0.1, 0.5), v_radius: T::INFINITY_T }
+        SobaConfig { step_y: Step::poly(0.1, 0.5), step_x: Step::poly(0.1, 0.5), v_radius: f64::INFINITY }
     }
 }
 
-impl<T: Float> SobaConfig<T> {
+impl SobaConfig {
     /// Checks every parameter.
     ///
     /// Errors: [`Error::InvalidParameter`] for a negative or non-finite step,
@@ -90,7 +97,7 @@ impl<T: Float> SobaConfig<T> {
     ///
     /// ```
     /// use bilevel::schedule::Step;
-    /// let c = bilevel::solvers::SobaConfig::<f64> { step_x: Step::Constant(-1.0), ..Default::default() };
+    /// let c = bilevel::solvers::SobaConfig { step_x: Step::Constant(-1.0), ..Default::default() };
     /// assert!(c.validate().is_err());
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
@@ -100,10 +107,11 @@ impl<T: Float> SobaConfig<T> {
     }
 }
 
-/// The SOBA solver on storage `S` (see the [module docs](self)).
+/// The SOBA solver on storage `S` (see the [module docs](self)). Its
+/// iterates are read through [`Iterates`](super::Iterates).
 ///
 /// ```
-/// use bilevel::solvers::{Soba, SobaConfig, soba};
+/// use bilevel::solvers::{Iterates, Soba, SobaConfig, soba};
 /// let mut buf = vec![0.0f32; soba::workspace_len(2, 3)];
 /// let s = Soba::new(SobaConfig::default(), &mut buf[..], &[1.0, 2.0], &[0.0; 3])?;
 /// assert_eq!((s.x(), s.v(), s.iteration()), (&[1.0f32, 2.0][..], &[0.0f32; 3][..], 0));
@@ -111,7 +119,7 @@ impl<T: Float> SobaConfig<T> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Soba<T, S> {
-    config: SobaConfig<T>,
+    config: SobaConfig,
     core: Core<T, S>,
 }
 
@@ -129,43 +137,21 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     /// let e = Soba::new(SobaConfig::default(), [0.0f64; 5], &[0.0], &[0.0]).unwrap_err();
     /// assert!(matches!(e, Error::LengthMismatch { what: "storage", expected: 10, found: 5 }));
     /// ```
-    pub fn new(config: SobaConfig<T>, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+    pub fn new(config: SobaConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
-        Ok(Soba { config, core: Core::new(&LAYOUT, storage, x0, y0)? })
+        Ok(Soba { config, core: Core::new(storage, workspace_len, x0, y0)? })
     }
 
     /// The configuration.
     ///
     /// ```
     /// # use bilevel::solvers::{Soba, SobaConfig};
-    /// let s = Soba::new(SobaConfig::<f64>::default(), [0.0; 10], &[0.0], &[0.0])?;
+    /// let s = Soba::new(SobaConfig::default(), [0.0; 10], &[0.0], &[0.0])?;
     /// assert_eq!(s.config().v_radius, f64::INFINITY);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn config(&self) -> &SobaConfig<T> {
+    pub fn config(&self) -> &SobaConfig {
         &self.config
-    }
-
-    /// Outer iterate `x_t`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{Soba, SobaConfig};
-    /// assert_eq!(Soba::new(SobaConfig::default(), [0.0f64; 10], &[4.0], &[0.0])?.x(), &[4.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn x(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 0)
-    }
-
-    /// Inner iterate `y_t`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{Soba, SobaConfig};
-    /// assert_eq!(Soba::new(SobaConfig::default(), [0.0f64; 10], &[0.0], &[3.0])?.y(), &[3.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn y(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 1)
     }
 
     /// Linear-system iterate `v_t ≈ −H⁻¹∇_y f` (SOBA sign).
@@ -176,18 +162,34 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     /// # Ok::<(), bilevel::Error>(())
     /// ```
     pub fn v(&self) -> &[T] {
-        self.core.slot(&LAYOUT, 2)
+        self.core.after_y(0, self.core.q)
     }
 
-    /// Completed iterations `t`.
+    /// The same solver on an explicit backend (bit-exact reproducibility).
+    ///
+    /// Errors: [`Error::BackendUnavailable`].
     ///
     /// ```
-    /// # use bilevel::solvers::{Soba, SobaConfig};
-    /// assert_eq!(Soba::new(SobaConfig::default(), [0.0f64; 10], &[0.0], &[0.0])?.iteration(), 0);
+    /// use bilevel::{Backend, solvers::{Soba, SobaConfig}};
+    /// let s = Soba::new(SobaConfig::default(), [0.0; 10], &[0.0], &[0.0])?.with_backend(Backend::Scalar)?;
+    /// assert_eq!(s.backend(), Backend::Scalar);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn iteration(&self) -> u64 {
-        self.core.t
+    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
+        self.core.set_backend(backend)?;
+        Ok(self)
+    }
+
+    /// The backend the kernels run on.
+    ///
+    /// ```
+    /// use bilevel::{Backend, solvers::{Soba, SobaConfig}};
+    /// let s = Soba::new(SobaConfig::default(), [0.0; 10], &[0.0], &[0.0])?;
+    /// assert_eq!(s.backend(), Backend::detect());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.core.backend
     }
 
     /// One SOBA iteration (§2; see the [module docs](self)).
@@ -198,7 +200,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     ///
     /// ```
     /// use bilevel::quadratic::Quadratic;
-    /// use bilevel::solvers::{Soba, SobaConfig};
+    /// use bilevel::solvers::{Iterates, Soba, SobaConfig};
     /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
     /// let mut s = Soba::new(SobaConfig::default(), [0.0; 10], &[1.0], &[0.5])?;
@@ -216,31 +218,24 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
         let t = self.core.t;
         let rho: T = to_t("step_y", self.config.step_y.at(t))?;
         let gamma: T = to_t("step_x", self.config.step_x.at(t))?;
-        let radius = self.config.v_radius;
         let b = self.core.backend;
         let zeta = problem.sample_inner(rng);
         let xi = problem.sample_outer(rng);
-        let [x, y, v, dy, dv, dx, tq, nx, ny, nv] = self.core.slots::<10, 10>(&LAYOUT);
+        let (p, q) = (self.core.p, self.core.q);
+        let w = Workspace::split(self.core.buffer(), p, q);
 
-        // Directions at (x_t, y_t, v_t); nx holds Fx until the x-step.
-        problem.grad_g(x, y, &zeta, None, Some(dy));
-        problem.hvp_jvp_g(x, y, v, &zeta, Some(dv), Some(dx));
-        problem.grad_f(x, y, &xi, Some(nx), Some(tq));
-        b.axpy(T::ONE, tq, dv)?;
-        b.axpy(T::ONE, nx, dx)?;
+        // Directions at (x_t, y_t, v_t): D_y = Gy, D_v = HVP + Fy, D_x = JVP + Fx.
+        problem.grad_g(w.x, w.y, &zeta, None, Some(w.d_y));
+        problem.hvp_jvp_g(w.x, w.y, w.v, &zeta, Some(w.d_v), Some(w.d_x));
+        problem.grad_f(w.x, w.y, &xi, Some(w.next_x), Some(w.f_y));
+        b.axpy(T::ONE, w.f_y, w.d_v)?;
+        b.axpy(T::ONE, w.next_x, w.d_x)?;
 
-        // Candidate iterate, committed only if finite.
-        let projection = soba_commit(b, [x, y, v], [nx, ny, nv], [dx, dy, dv], (rho, gamma, radius), t)?;
+        let next = SobaStep { x: w.x, y: w.y, v: w.v, next_x: w.next_x, next_y: w.next_y, next_v: w.next_v };
+        let projection =
+            next.apply(b, t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius_t(self.config.v_radius)))?;
         self.core.t = t + 1;
-        Ok(StepReport {
-            iteration: t,
-            step_x: gamma,
-            step_y: rho,
-            step_v: rho,
-            eta: T::ONE,
-            penalty: T::ZERO,
-            projection,
-        })
+        Ok(StepReport::soba(t, gamma, rho, projection))
     }
 }
 
@@ -249,34 +244,14 @@ impl<T: Float> Soba<T, alloc::vec::Vec<T>> {
     /// A solver owning a `Vec` workspace (allocated once, here).
     ///
     /// ```
-    /// use bilevel::solvers::{Soba, SobaConfig};
-    /// let s = Soba::new_owned(SobaConfig::<f64>::default(), &[1.0, 2.0], &[0.0])?;
+    /// use bilevel::solvers::{Iterates, Soba, SobaConfig};
+    /// let s = Soba::new_owned(SobaConfig::default(), &[1.0, 2.0], &[0.0])?;
     /// assert_eq!(s.x(), &[1.0, 2.0]);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn new_owned(config: SobaConfig<T>, x0: &[T], y0: &[T]) -> Result<Self, Error> {
-        let n = workspace_len(x0.len(), y0.len());
-        if n == usize::MAX {
-            return Err(Error::InvalidParameter {
-                name: "x0",
-                requirement: "dimensions whose workspace fits in usize",
-            });
-        }
-        Soba::new(config, alloc::vec![T::ZERO; n], x0, y0)
+    pub fn new_owned(config: SobaConfig, x0: &[T], y0: &[T]) -> Result<Self, Error> {
+        Soba::new(config, super::shared::owned(workspace_len(x0.len(), y0.len()))?, x0, y0)
     }
 }
 
-impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, P: SecondOrder<T>> Solver<T, P> for Soba<T, S> {
-    fn step<R: Rng + ?Sized>(&mut self, problem: &P, rng: &mut R) -> Result<StepReport<T>, Error> {
-        Soba::step(self, problem, rng)
-    }
-    fn x(&self) -> &[T] {
-        Soba::x(self)
-    }
-    fn y(&self) -> &[T] {
-        Soba::y(self)
-    }
-    fn iteration(&self) -> u64 {
-        Soba::iteration(self)
-    }
-}
+impl_solver!(Soba<T, S> where [], SecondOrder<T>);

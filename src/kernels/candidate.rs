@@ -1,0 +1,73 @@
+//! `out ← y + a·x` with the finiteness check in the same pass: how a solver
+//! forms a candidate iterate (`x − γ d` is `axpy_into(−γ, d, x, out)`)
+//! before committing it, in one pass instead of copy, axpy and check.
+
+use crate::Float;
+use crate::backend::{Backend, Kernel, MulAdd};
+use crate::error::{Error, check_len};
+
+struct AxpyInto<'a, T> {
+    a: T,
+    x: &'a [T],
+    y: &'a [T],
+    out: &'a mut [T],
+}
+
+impl<T: Float> Kernel for AxpyInto<'_, T> {
+    type Output = bool;
+    #[inline(always)]
+    fn run<M: MulAdd>(self) -> bool {
+        let a = self.a;
+        let mut finite = true;
+        for ((o, &x), &y) in self.out.iter_mut().zip(self.x).zip(self.y) {
+            // Elementwise: the same expression as `axpy` (never fused).
+            let v = y + a * x;
+            *o = v;
+            finite &= v.is_finite();
+        }
+        finite
+    }
+}
+
+impl Backend {
+    /// `out ← y + a·x` on this backend, bit-identical to copying `y` into
+    /// `out` and calling [`Backend::axpy`], and checking the result in the
+    /// same pass.
+    ///
+    /// Errors: [`Error::LengthMismatch`] if `x` or `out` differ in length
+    /// from `y`; [`Error::NonFinite`] (`"a"`) if `a` is NaN or infinite;
+    /// [`Error::NonFinite`] (`"out"`) if an entry of the result is not
+    /// finite (`out` is written in that case).
+    ///
+    /// ```
+    /// let mut out = [0.0f64; 2];
+    /// bilevel::Backend::Scalar.axpy_into(-0.5, &[2.0, 4.0], &[1.0, 1.0], &mut out)?;
+    /// assert_eq!(out, [0.0, -1.0]);
+    /// let e = bilevel::Backend::Scalar.axpy_into(1.0, &[f64::MAX, 0.0], &[f64::MAX, 0.0], &mut out);
+    /// assert_eq!(e, Err(bilevel::Error::NonFinite { what: "out" }));
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    #[inline]
+    pub fn axpy_into<T: Float>(self, a: T, x: &[T], y: &[T], out: &mut [T]) -> Result<(), Error> {
+        check_len("x", y.len(), x.len())?;
+        check_len("out", y.len(), out.len())?;
+        if !a.is_finite() {
+            return Err(Error::NonFinite { what: "a" });
+        }
+        if self.run(AxpyInto { a, x, y, out })? { Ok(()) } else { Err(Error::NonFinite { what: "out" }) }
+    }
+}
+
+/// `out ← y + a·x` with a finiteness check, on the detected backend. See
+/// [`Backend::axpy_into`].
+///
+/// ```
+/// let mut out = [0.0f32; 2];
+/// bilevel::kernels::axpy_into(2.0, &[1.0, 2.0], &[1.0, 1.0], &mut out)?;
+/// assert_eq!(out, [3.0, 5.0]);
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+#[inline]
+pub fn axpy_into<T: Float>(a: T, x: &[T], y: &[T], out: &mut [T]) -> Result<(), Error> {
+    Backend::detect().axpy_into(a, x, y, out)
+}
