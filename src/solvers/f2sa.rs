@@ -46,14 +46,14 @@
 
 use rand_core::Rng;
 
+use super::config::F2saConfig;
 use super::shared::{
     Core, PenaltySteps, candidate, commit, diverged_on_nonfinite, initial_penalty, workspace,
 };
 use super::{StepReport, impl_solver};
+use crate::Float;
 use crate::error::Error;
 use crate::oracles::FirstOrder;
-use crate::schedule::{Penalty, Schedule, Step};
-use crate::{Backend, Float};
 
 workspace! {
     /// F2SA's workspace (§4): the state `x, y, z`, the `y`-direction, a
@@ -71,98 +71,6 @@ workspace! {
 /// ```
 pub const fn workspace_len(p: usize, q: usize) -> usize {
     Workspace::<f64>::len(p, q)
-}
-
-/// F2SA's parameters (§4). Defaults (theory shape of the noisy regime,
-/// `(a, c) = (5/7, 4/7)`, constants not verified): `step_y = 0.1/(1+k)^(4/7)`
-/// divided by `λ_k`, `step_z = 0.1/(1+k)^(4/7)`, `step_x = 0.05/(1+k)^(5/7)`,
-/// `λ_k = 10 (k+1)^(1/7)`, `T = 10` inner steps.
-///
-/// ```
-/// use bilevel::schedule::Schedule;
-/// let c = bilevel::solvers::F2saConfig::default();
-/// assert_eq!((c.inner_steps, c.penalty.at(0), c.scale_y_by_penalty), (10, 10.0, true));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct F2saConfig {
-    /// `s_k`, the step of `x` (the theory's `ν α_k`).
-    pub step_x: Step,
-    /// `α_k` (or `α_k λ_k` when `scale_y_by_penalty`), the step of `y`.
-    pub step_y: Step,
-    /// `γ_k`, the step of `z`.
-    pub step_z: Step,
-    /// The penalty multiplier `λ_k`.
-    pub penalty: Penalty,
-    /// Divide the `y`-step by `λ_k` ("Decisions").
-    pub scale_y_by_penalty: bool,
-    /// Evaluate the two `∇_x g` terms of the `x`-direction (at `y` and at `z`)
-    /// on the SAME inner sample (default `true`). ALGORITHMS.md §4 leaves
-    /// this open (benchopt draws two samples). Both choices are unbiased; the
-    /// shared sample makes the difference `∇_x g(y) − ∇_x g(z)` a
-    /// common-random-numbers estimate, whose variance vanishes as `y → z`.
-    /// It matters most when `x` enters per sample (data hyper-cleaning,
-    /// §10.3): with two samples each coordinate sees a loss value rather than
-    /// a loss difference.
-    pub shared_cross_sample: bool,
-    /// Number `T ≥ 1` of inner steps per outer iteration.
-    pub inner_steps: u32,
-}
-
-impl Default for F2saConfig {
-    fn default() -> Self {
-        F2saConfig {
-            step_x: Step::poly(0.05, 5.0 / 7.0),
-            step_y: Step::poly(0.1, 4.0 / 7.0),
-            step_z: Step::poly(0.1, 4.0 / 7.0),
-            penalty: Penalty::Poly { c: 10.0, k0: 1.0, e: 1.0 / 7.0 },
-            scale_y_by_penalty: true,
-            shared_cross_sample: true,
-            inner_steps: 10,
-        }
-    }
-}
-
-impl F2saConfig {
-    /// benchopt's `f2sa.py` (§4 "Practice"): `α = poly(s, 5/7)`,
-    /// `γ = poly(s, 4/7)`, `x`-step `poly(s/r, 4/7)`, `λ_0 = 1`,
-    /// `λ_{t+1} = λ_t + poly(δ, 1/7)(t)`, `T = 10`, `y`-step not divided by
-    /// `λ` (diverges once `α_t λ_t` is too large).
-    ///
-    /// ```
-    /// let c = bilevel::solvers::F2saConfig::benchopt(0.1, 1.0, 0.01);
-    /// assert!(!c.scale_y_by_penalty);
-    /// ```
-    pub fn benchopt(s: f64, r: f64, delta: f64) -> Self {
-        F2saConfig {
-            step_x: Step::poly(s / r, 4.0 / 7.0),
-            step_y: Step::poly(s, 5.0 / 7.0),
-            step_z: Step::poly(s, 4.0 / 7.0),
-            penalty: Penalty::benchopt(delta),
-            scale_y_by_penalty: false,
-            shared_cross_sample: false,
-            inner_steps: 10,
-        }
-    }
-
-    /// Checks every parameter.
-    ///
-    /// Errors: [`Error::InvalidParameter`] for a negative step, an invalid
-    /// penalty, or `inner_steps == 0`.
-    ///
-    /// ```
-    /// let c = bilevel::solvers::F2saConfig { inner_steps: 0, ..Default::default() };
-    /// assert!(c.validate().is_err());
-    /// ```
-    pub fn validate(&self) -> Result<(), Error> {
-        self.step_x.validate("step_x")?;
-        self.step_y.validate("step_y")?;
-        self.step_z.validate("step_z")?;
-        self.penalty.validate("penalty")?;
-        if self.inner_steps == 0 {
-            return Err(Error::InvalidParameter { name: "inner_steps", requirement: "at least 1" });
-        }
-        Ok(())
-    }
 }
 
 /// The F2SA solver on storage `S` (see the [module docs](self)).
@@ -235,32 +143,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
     /// ```
     pub fn penalty(&self) -> T {
         T::from_f64(self.lambda)
-    }
-
-    /// The same solver on an explicit backend (bit-exact reproducibility).
-    ///
-    /// Errors: [`Error::BackendUnavailable`].
-    ///
-    /// ```
-    /// use bilevel::{Backend, solvers::{F2sa, F2saConfig}};
-    /// let s = F2sa::<f64, _>::new_owned(F2saConfig::default(), &[0.0], &[0.0])?.with_backend(Backend::Scalar)?;
-    /// assert_eq!(s.backend(), Backend::Scalar);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
-        self.core.set_backend(backend)?;
-        Ok(self)
-    }
-
-    /// The backend the kernels run on.
-    ///
-    /// ```
-    /// use bilevel::{Backend, solvers::{F2sa, F2saConfig}};
-    /// assert_eq!(F2sa::<f64, _>::new_owned(F2saConfig::default(), &[0.0], &[0.0])?.backend(), Backend::detect());
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn backend(&self) -> Backend {
-        self.core.backend
     }
 
     /// One F2SA iteration (§4; see the [module docs](self)): `T` inner steps

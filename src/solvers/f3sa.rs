@@ -45,6 +45,7 @@
 
 use rand_core::Rng;
 
+use super::config::F3saConfig;
 use super::shared::{
     Core, PenaltySteps, candidate, check_finite, commit, diverged_on_nonfinite, initial_penalty, shift, to_t,
     workspace,
@@ -52,7 +53,7 @@ use super::shared::{
 use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::oracles::FirstOrder;
-use crate::schedule::{Momentum, Penalty, Schedule, Step};
+use crate::schedule::Schedule;
 use crate::{Backend, Float};
 
 workspace! {
@@ -97,76 +98,6 @@ fn storm<T: Float>(
     }
     next_h.copy_from_slice(h);
     b.storm_update(next_h, g, g_prev, eta)
-}
-
-/// F3SA's parameters (§5; schedules not verified). Defaults (the noisy
-/// regime's `a = 3/5`): `step_y = 0.1/(1+k)^(2/5)` divided by `λ_k`,
-/// `step_z = 0.1/(1+k)^(2/5)`, `step_x = 0.05/(1+k)^(3/5)`,
-/// `λ_k = 10 (k+1)^(1/5)`, `η_k = min(1, 10 γ_k²)`.
-///
-/// ```
-/// use bilevel::schedule::Schedule;
-/// let c = bilevel::solvers::F3saConfig::default();
-/// assert!((c.eta.at(0) - 0.1).abs() < 1e-15);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct F3saConfig {
-    /// `s_k`, the step of `x` (the theory's `ν α_k`).
-    pub step_x: Step,
-    /// `α_k` (or `α_k λ_k` when `scale_y_by_penalty`), the step of `y`.
-    pub step_y: Step,
-    /// `γ_k`, the step of `z`.
-    pub step_z: Step,
-    /// The penalty multiplier `λ_k`.
-    pub penalty: Penalty,
-    /// The common STORM weight `η_k` (`k ≥ 1`; `η_0 = 1`).
-    pub eta: Momentum,
-    /// Divide the `y`-step by `λ_k` ("Decisions").
-    pub scale_y_by_penalty: bool,
-    /// Evaluate the two `∇_x g` terms of the `x`-direction (at `y` and at `z`)
-    /// on the SAME inner sample (default `true`). ALGORITHMS.md §4 leaves
-    /// this open (benchopt draws two samples). Both choices are unbiased; the
-    /// shared sample makes the difference `∇_x g(y) − ∇_x g(z)` a
-    /// common-random-numbers estimate, whose variance vanishes as `y → z`.
-    /// It matters most when `x` enters per sample (data hyper-cleaning,
-    /// §10.3): with two samples each coordinate sees a loss value rather than
-    /// a loss difference.
-    pub shared_cross_sample: bool,
-}
-
-impl Default for F3saConfig {
-    fn default() -> Self {
-        let gamma = Step::poly(0.1, 0.4);
-        F3saConfig {
-            step_x: Step::poly(0.05, 0.6),
-            step_y: gamma,
-            step_z: gamma,
-            penalty: Penalty::Poly { c: 10.0, k0: 1.0, e: 0.2 },
-            eta: Momentum::Storm { c: 10.0, step: gamma },
-            scale_y_by_penalty: true,
-            shared_cross_sample: true,
-        }
-    }
-}
-
-impl F3saConfig {
-    /// Checks every parameter.
-    ///
-    /// Errors: [`Error::InvalidParameter`] for a negative step, an invalid
-    /// penalty, or a momentum weight outside `[0, 1]`.
-    ///
-    /// ```
-    /// use bilevel::schedule::Momentum;
-    /// let c = bilevel::solvers::F3saConfig { eta: Momentum::Constant(-0.1), ..Default::default() };
-    /// assert!(c.validate().is_err());
-    /// ```
-    pub fn validate(&self) -> Result<(), Error> {
-        self.step_x.validate("step_x")?;
-        self.step_y.validate("step_y")?;
-        self.step_z.validate("step_z")?;
-        self.penalty.validate("penalty")?;
-        self.eta.validate("eta")
-    }
 }
 
 /// The F3SA solver on storage `S` (see the [module docs](self)).
@@ -239,32 +170,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
     /// ```
     pub fn penalty(&self) -> T {
         T::from_f64(self.lambda)
-    }
-
-    /// The same solver on an explicit backend (bit-exact reproducibility).
-    ///
-    /// Errors: [`Error::BackendUnavailable`].
-    ///
-    /// ```
-    /// use bilevel::{Backend, solvers::{F3sa, F3saConfig}};
-    /// let s = F3sa::<f64, _>::new_owned(F3saConfig::default(), &[0.0], &[0.0])?.with_backend(Backend::Scalar)?;
-    /// assert_eq!(s.backend(), Backend::Scalar);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
-        self.core.set_backend(backend)?;
-        Ok(self)
-    }
-
-    /// The backend the kernels run on.
-    ///
-    /// ```
-    /// use bilevel::{Backend, solvers::{F3sa, F3saConfig}};
-    /// assert_eq!(F3sa::<f64, _>::new_owned(F3saConfig::default(), &[0.0], &[0.0])?.backend(), Backend::detect());
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn backend(&self) -> Backend {
-        self.core.backend
     }
 
     /// One F3SA iteration (§5; see the [module docs](self)). Samples drawn,

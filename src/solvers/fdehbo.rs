@@ -182,34 +182,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W: AsMut<[T]>> FdeHbo<T, S, W> {
     pub fn v(&self) -> &[T] {
         self.inner.v()
     }
-
-    /// The same solver on an explicit backend, for its kernels and its
-    /// finite differences.
-    ///
-    /// Errors: [`Error::BackendUnavailable`].
-    ///
-    /// ```
-    /// use bilevel::{Backend, kernels::Delta, solvers::{FdeHbo, FmboConfig}};
-    /// let s = FdeHbo::<f64, _, _>::new_owned(FmboConfig::new(1.0), Delta::Relative, &[0.0], &[0.0])?;
-    /// assert_eq!(s.with_backend(Backend::Scalar)?.backend(), Backend::Scalar);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
-        self.inner = self.inner.with_backend(backend)?;
-        Ok(self)
-    }
-
-    /// The backend the kernels run on.
-    ///
-    /// ```
-    /// use bilevel::{Backend, kernels::Delta, solvers::{FdeHbo, FmboConfig}};
-    /// let s = FdeHbo::<f32, _, _>::new_owned(FmboConfig::new(1.0), Delta::Relative, &[0.0], &[0.0])?;
-    /// assert_eq!(s.backend(), Backend::detect());
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn backend(&self) -> Backend {
-        self.inner.backend()
-    }
 }
 
 #[cfg(feature = "alloc")]
@@ -245,6 +217,12 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W> Iterates<T> for FdeHbo<T, S, W> {
     }
     fn iteration(&self) -> u64 {
         self.inner.iteration()
+    }
+    fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+    fn set_backend(&mut self, backend: Backend) -> Result<(), Error> {
+        self.inner.set_backend(backend)
     }
 }
 

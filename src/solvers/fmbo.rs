@@ -52,13 +52,12 @@
 
 use rand_core::Rng;
 
-use super::shared::{
-    Core, check_finite, check_radius, commit, diverged_on_nonfinite, radius_t, shift, to_t, workspace,
-};
+use super::config::FmboConfig;
+use super::shared::{Core, check_finite, commit, diverged_on_nonfinite, radius_t, shift, to_t, workspace};
 use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::oracles::SecondOrder;
-use crate::schedule::{Momentum, Schedule, Step};
+use crate::schedule::{Momentum, Schedule};
 use crate::{Backend, Float};
 
 workspace! {
@@ -81,81 +80,6 @@ workspace! {
 /// ```
 pub const fn workspace_len(p: usize, q: usize) -> usize {
     Workspace::<f64>::len(p, q)
-}
-
-/// FMBO's parameters (§6 Theorem 1 shape, §7). The radius `r_v` has no
-/// default: choose `r_v ≥ sup‖∇_y f‖ / μ_g` with a margin (§6 "Why the
-/// projection matters"; "Decisions": the crate never guesses it).
-///
-/// Defaults ([`FmboConfig::new`], constants not verified, §12.6):
-/// `α_t = 0.05/(1+t)^(1/3)` (x), `β_t = λ_t = 0.1/(1+t)^(1/3)` (y, v),
-/// `η_t = min(1, 10 β_t²)` for all three recursions (`η ∝ α²`).
-///
-/// ```
-/// use bilevel::schedule::Schedule;
-/// let c = bilevel::solvers::FmboConfig::new(5.0);
-/// assert!((c.eta_y.at(0) - 0.1).abs() < 1e-15);
-/// assert!(bilevel::solvers::FmboConfig::new(0.0).validate().is_err());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FmboConfig {
-    /// `α_t`, the step of `x`.
-    pub step_x: Step,
-    /// `β_t`, the step of `y`.
-    pub step_y: Step,
-    /// `λ_t`, the step of `v` (FdeHBO's notation; not a penalty).
-    pub step_v: Step,
-    /// `η^f_t`, STORM weight of the hypergradient estimate.
-    pub eta_x: Momentum,
-    /// `η^g_t`, STORM weight of `Gy`.
-    pub eta_y: Momentum,
-    /// `η^R_t`, STORM weight of the linear-system gradient.
-    pub eta_v: Momentum,
-    /// Projection radius `r_v > 0` of `v` (`+∞` disables it).
-    pub v_radius: f64,
-}
-
-impl FmboConfig {
-    /// The default schedules with radius `v_radius`.
-    ///
-    /// ```
-    /// assert_eq!(bilevel::solvers::FmboConfig::new(2.0).v_radius, 2.0);
-    /// ```
-    pub fn new(v_radius: f64) -> Self {
-        let third = 1.0 / 3.0;
-        let beta = Step::Poly { c: 0.1, w: 1.0, p: third };
-        let eta = Momentum::Storm { c: 10.0, step: beta };
-        FmboConfig {
-            step_x: Step::Poly { c: 0.05, w: 1.0, p: third },
-            step_y: beta,
-            step_v: beta,
-            eta_x: eta,
-            eta_y: eta,
-            eta_v: eta,
-            v_radius,
-        }
-    }
-
-    /// Checks every parameter.
-    ///
-    /// Errors: [`Error::InvalidParameter`] for a negative step, a momentum
-    /// weight outside `[0, 1]`, or `v_radius ≤ 0` / NaN.
-    ///
-    /// ```
-    /// use bilevel::schedule::Momentum;
-    /// let mut c = bilevel::solvers::FmboConfig::new(1.0);
-    /// c.eta_v = Momentum::Constant(1.5);
-    /// assert!(c.validate().is_err());
-    /// ```
-    pub fn validate(&self) -> Result<(), Error> {
-        self.step_x.validate("step_x")?;
-        self.step_y.validate("step_y")?;
-        self.step_v.validate("step_v")?;
-        self.eta_x.validate("eta_x")?;
-        self.eta_y.validate("eta_y")?;
-        self.eta_v.validate("eta_v")?;
-        check_radius("v_radius", self.v_radius)
-    }
 }
 
 /// The FMBO solver on storage `S` (see the [module docs](self)).
@@ -242,32 +166,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
     /// ```
     pub fn v(&self) -> &[T] {
         self.core.after_y(0, self.core.q)
-    }
-
-    /// The same solver on an explicit backend (bit-exact reproducibility).
-    ///
-    /// Errors: [`Error::BackendUnavailable`].
-    ///
-    /// ```
-    /// use bilevel::{Backend, solvers::{Fmbo, FmboConfig}};
-    /// let s = Fmbo::<f64, _>::new_owned(FmboConfig::new(1.0), &[0.0], &[0.0])?.with_backend(Backend::Scalar)?;
-    /// assert_eq!(s.backend(), Backend::Scalar);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
-        self.core.set_backend(backend)?;
-        Ok(self)
-    }
-
-    /// The backend the kernels run on.
-    ///
-    /// ```
-    /// use bilevel::{Backend, solvers::{Fmbo, FmboConfig}};
-    /// assert_eq!(Fmbo::<f32, _>::new_owned(FmboConfig::new(1.0), &[0.0], &[0.0])?.backend(), Backend::detect());
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn backend(&self) -> Backend {
-        self.core.backend
     }
 
     /// One FMBO iteration (§7; see the [module docs](self)). Samples drawn,

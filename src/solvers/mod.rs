@@ -44,9 +44,10 @@
 
 use rand_core::Rng;
 
-use crate::Float;
 use crate::error::Error;
+use crate::{Backend, Float};
 
+mod config;
 pub mod f2sa;
 pub mod f3sa;
 pub mod fdehbo;
@@ -56,13 +57,14 @@ pub mod saba_glm;
 mod shared;
 pub mod soba;
 
-pub use f2sa::{F2sa, F2saConfig};
-pub use f3sa::{F3sa, F3saConfig};
+pub use config::{F2saConfig, F3saConfig, FmboConfig, SabaConfig, SabaInit, SobaConfig};
+pub use f2sa::F2sa;
+pub use f3sa::F3sa;
 pub use fdehbo::FdeHbo;
-pub use fmbo::{Fmbo, FmboConfig};
-pub use saba::{Saba, SabaConfig, SabaInit};
+pub use fmbo::Fmbo;
+pub use saba::Saba;
 pub use saba_glm::SabaGlm;
-pub use soba::{Soba, SobaConfig};
+pub use soba::Soba;
 
 /// What one iteration did (the step sizes actually used).
 ///
@@ -143,6 +145,31 @@ pub trait Iterates<T> {
     fn y(&self) -> &[T];
     /// Number of completed iterations.
     fn iteration(&self) -> u64;
+
+    /// The backend the solver's kernels run on ([`Backend::detect`] unless
+    /// set by [`Iterates::set_backend`]).
+    ///
+    /// ```
+    /// use bilevel::{Backend, solvers::{Iterates, Soba, SobaConfig}};
+    /// let s = Soba::new_owned(SobaConfig::default(), &[0.0f32], &[0.0])?;
+    /// assert_eq!(s.backend(), Backend::detect());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    fn backend(&self) -> Backend;
+
+    /// Runs the solver's kernels on `backend` from now on (bit-exact
+    /// reproducibility across machines).
+    ///
+    /// Errors: [`Error::BackendUnavailable`] (the solver is unchanged).
+    ///
+    /// ```
+    /// use bilevel::{Backend, solvers::{Iterates, Soba, SobaConfig}};
+    /// let mut s = Soba::new_owned(SobaConfig::default(), &[0.0f64], &[0.0])?;
+    /// s.set_backend(Backend::Scalar)?;
+    /// assert_eq!(s.backend(), Backend::Scalar);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    fn set_backend(&mut self, backend: Backend) -> Result<(), Error>;
 }
 
 /// One iteration of a solver on problem type `P`, and a driver loop.
@@ -218,6 +245,12 @@ impl<T, S: Iterates<T> + ?Sized> Iterates<T> for alloc::boxed::Box<S> {
     fn iteration(&self) -> u64 {
         (**self).iteration()
     }
+    fn backend(&self) -> Backend {
+        (**self).backend()
+    }
+    fn set_backend(&mut self, backend: Backend) -> Result<(), Error> {
+        (**self).set_backend(backend)
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -243,6 +276,12 @@ macro_rules! impl_solver {
             }
             fn iteration(&self) -> u64 {
                 self.core.t
+            }
+            fn backend(&self) -> $crate::Backend {
+                self.core.backend
+            }
+            fn set_backend(&mut self, backend: $crate::Backend) -> Result<(), $crate::Error> {
+                self.core.set_backend(backend)
             }
         }
 

@@ -48,70 +48,15 @@
 //! # Ok::<(), bilevel::Error>(())
 //! ```
 
-/// How SABA's tables start (§3 "Table initialisation").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SabaInit {
-    /// Zero memory (benchopt HEAD): biased until every row is visited.
-    Zero,
-    /// A full pass at the start point, made by the constructor (classical
-    /// SAGA, the paper's choice): `n` inner and `m` outer evaluations. With `v_0 = 0`
-    /// the HVP and JVP tables stay zero.
-    FullPass,
-}
-
-/// SABA's parameters (§3). Defaults: benchopt's constant `ρ = γ = 0.1`
-/// ("Decisions": constant steps), no projection, zero initialization.
-///
-/// ```
-/// use bilevel::schedule::Schedule;
-/// let c = bilevel::solvers::SabaConfig::default();
-/// assert_eq!((c.step_y.at(100), c.step_x.at(0)), (0.1, 0.1));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SabaConfig {
-    /// `ρ`, the step of `y` and `v`.
-    pub step_y: Step,
-    /// `γ`, the step of `x`.
-    pub step_x: Step,
-    /// Radius of the optional ball projection of `v` (`+∞`: none).
-    pub v_radius: f64,
-    /// Table initialization.
-    pub init: SabaInit,
-}
-
-impl Default for SabaConfig {
-    fn default() -> Self {
-        SabaConfig {
-            step_y: Step::Constant(0.1),
-            step_x: Step::Constant(0.1),
-            v_radius: f64::INFINITY,
-            init: SabaInit::Zero,
-        }
-    }
-}
-
-impl SabaConfig {
-    /// Checks the schedules and the radius.
-    ///
-    /// ```
-    /// let c = bilevel::solvers::SabaConfig { v_radius: -1.0, ..Default::default() };
-    /// assert!(c.validate().is_err());
-    /// ```
-    pub fn validate(&self) -> Result<(), Error> {
-        self.step_y.validate("step_y")?;
-        self.step_x.validate("step_x")?;
-        check_radius("v_radius", self.v_radius)
-    }
-}
-
 use rand_core::Rng;
 
-use super::shared::{Core, SobaStep, check_radius, checked_weight, radius_t, to_t, workspace};
+use super::config::{SabaConfig, SabaInit};
+use super::shared::{Core, SobaStep, checked_weight, radius_t, to_t, workspace};
 use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::kernels::{RowWeights, SagaTable};
 use crate::oracles::{FiniteSum, SecondOrder, uniform_index};
-use crate::schedule::{Schedule, Step};
+use crate::schedule::Schedule;
 use crate::{Backend, Float};
 
 workspace! {
@@ -348,34 +293,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
         tables.f_x.store(j, wj, w.f_x)?;
         self.core.t = t + 1;
         Ok(StepReport::soba(t, gamma, rho, projection))
-    }
-
-    /// The same solver on an explicit backend (bit-exact reproducibility).
-    ///
-    /// Errors: [`Error::BackendUnavailable`].
-    ///
-    /// ```
-    /// use bilevel::{Backend, quadratic::Quadratic, solvers::{Saba, SabaConfig}};
-    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_finite_sum(2, 2)?;
-    /// let s = Saba::new_owned(SabaConfig::default(), &pb, &[0.0], &[0.0])?.with_backend(Backend::Scalar)?;
-    /// assert_eq!(s.backend(), Backend::Scalar);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
-        self.core.set_backend(backend)?;
-        Ok(self)
-    }
-
-    /// The backend the kernels and tables run on.
-    ///
-    /// ```
-    /// use bilevel::{Backend, quadratic::Quadratic, solvers::{Saba, SabaConfig}};
-    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_finite_sum(2, 2)?;
-    /// assert_eq!(Saba::new_owned(SabaConfig::default(), &pb, &[0.0], &[0.0])?.backend(), Backend::detect());
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn backend(&self) -> Backend {
-        self.core.backend
     }
 }
 

@@ -283,35 +283,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
         self.core.t = t + 1;
         Ok(StepReport::soba(t, gamma, rho, projection))
     }
-
-    /// The same solver on an explicit backend.
-    ///
-    /// Errors: [`Error::BackendUnavailable`].
-    ///
-    /// ```
-    /// use bilevel::{Backend, solvers::{SabaConfig, SabaGlm}};
-    /// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
-    /// let s = SabaGlm::new_owned(SabaConfig::default(), &data.problem(1, 1)?, &[0.0; 2], &[0.0; 2])?;
-    /// assert_eq!(s.with_backend(Backend::Scalar)?.backend(), Backend::Scalar);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
-        self.core.set_backend(backend)?;
-        Ok(self)
-    }
-
-    /// The backend the kernels and tables run on.
-    ///
-    /// ```
-    /// use bilevel::{Backend, solvers::{SabaConfig, SabaGlm}};
-    /// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
-    /// let s = SabaGlm::new_owned(SabaConfig::default(), &data.problem(1, 1)?, &[0.0; 2], &[0.0; 2])?;
-    /// assert_eq!(s.backend(), Backend::detect());
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn backend(&self) -> Backend {
-        self.core.backend
-    }
 }
 
 #[cfg(feature = "alloc")]

@@ -38,12 +38,13 @@
 
 use rand_core::Rng;
 
-use super::shared::{Core, SobaStep, check_radius, radius_t, to_t, workspace};
+use super::config::SobaConfig;
+use super::shared::{Core, SobaStep, radius_t, to_t, workspace};
 use super::{StepReport, impl_solver};
+use crate::Float;
 use crate::error::Error;
 use crate::oracles::SecondOrder;
-use crate::schedule::{Schedule, Step};
-use crate::{Backend, Float};
+use crate::schedule::Schedule;
 
 workspace! {
     /// SOBA's workspace (§2): the state `x, y, v`, the three directions, the
@@ -62,49 +63,6 @@ workspace! {
 /// ```
 pub const fn workspace_len(p: usize, q: usize) -> usize {
     Workspace::<f64>::len(p, q)
-}
-
-/// SOBA's parameters (§2). Defaults: benchopt's `ρ_t = γ_t = 0.1/√(t+1)`
-/// ("Decisions": decreasing `c/√(t+1)` steps), no projection.
-///
-/// ```
-/// use bilevel::schedule::{Schedule, Step};
-/// let c = bilevel::solvers::SobaConfig::default();
-/// assert_eq!(c.step_y.at(3), 0.05);
-/// assert_eq!(c.v_radius, f64::INFINITY);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SobaConfig {
-    /// `ρ_t`, the step of `y` and `v`.
-    pub step_y: Step,
-    /// `γ_t`, the step of `x`.
-    pub step_x: Step,
-    /// Radius `r_v > 0` of the optional ball projection of `v` (`+∞`: none).
-    pub v_radius: f64,
-}
-
-impl Default for SobaConfig {
-    fn default() -> Self {
-        SobaConfig { step_y: Step::poly(0.1, 0.5), step_x: Step::poly(0.1, 0.5), v_radius: f64::INFINITY }
-    }
-}
-
-impl SobaConfig {
-    /// Checks every parameter.
-    ///
-    /// Errors: [`Error::InvalidParameter`] for a negative or non-finite step,
-    /// or `v_radius ≤ 0` / NaN.
-    ///
-    /// ```
-    /// use bilevel::schedule::Step;
-    /// let c = bilevel::solvers::SobaConfig { step_x: Step::Constant(-1.0), ..Default::default() };
-    /// assert!(c.validate().is_err());
-    /// ```
-    pub fn validate(&self) -> Result<(), Error> {
-        self.step_y.validate("step_y")?;
-        self.step_x.validate("step_x")?;
-        check_radius("v_radius", self.v_radius)
-    }
 }
 
 /// The SOBA solver on storage `S` (see the [module docs](self)). Its
@@ -163,33 +121,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     /// ```
     pub fn v(&self) -> &[T] {
         self.core.after_y(0, self.core.q)
-    }
-
-    /// The same solver on an explicit backend (bit-exact reproducibility).
-    ///
-    /// Errors: [`Error::BackendUnavailable`].
-    ///
-    /// ```
-    /// use bilevel::{Backend, solvers::{Soba, SobaConfig}};
-    /// let s = Soba::new(SobaConfig::default(), [0.0; 10], &[0.0], &[0.0])?.with_backend(Backend::Scalar)?;
-    /// assert_eq!(s.backend(), Backend::Scalar);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
-        self.core.set_backend(backend)?;
-        Ok(self)
-    }
-
-    /// The backend the kernels run on.
-    ///
-    /// ```
-    /// use bilevel::{Backend, solvers::{Soba, SobaConfig}};
-    /// let s = Soba::new(SobaConfig::default(), [0.0; 10], &[0.0], &[0.0])?;
-    /// assert_eq!(s.backend(), Backend::detect());
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn backend(&self) -> Backend {
-        self.core.backend
     }
 
     /// One SOBA iteration (§2; see the [module docs](self)).
