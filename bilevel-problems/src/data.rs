@@ -47,6 +47,78 @@ pub struct Labeled<'a, T, L> {
     pub(crate) dim: usize,
 }
 
+/// What a label can be: `±1` in the float type (binary data, checked to be
+/// `±1`) or a class index `usize` (checked against the number of classes by
+/// the problem). Sealed.
+pub trait Label<T>: Copy + sealed::Sealed {
+    /// Checks every label.
+    ///
+    /// Errors: [`Error::InvalidParameter`] for a binary label other than ±1.
+    ///
+    /// ```
+    /// use bilevel_problems::data::Label;
+    /// assert!(<f64 as Label<f64>>::check(&[1.0, -1.0]).is_ok());
+    /// assert!(<f64 as Label<f64>>::check(&[0.5]).is_err());
+    /// assert!(<usize as Label<f32>>::check(&[7]).is_ok());
+    /// ```
+    fn check(labels: &[Self]) -> Result<(), Error>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl Sealed for usize {}
+}
+
+impl Label<f32> for f32 {
+    fn check(labels: &[f32]) -> Result<(), Error> {
+        check_signs(labels)
+    }
+}
+
+impl Label<f64> for f64 {
+    fn check(labels: &[f64]) -> Result<(), Error> {
+        check_signs(labels)
+    }
+}
+
+impl<T: Float> Label<T> for usize {
+    fn check(_: &[usize]) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Every label is `+1` or `−1`.
+pub(crate) fn check_signs<T: Float>(labels: &[T]) -> Result<(), Error> {
+    if labels.iter().any(|&c| c != T::ONE && c != -T::ONE) {
+        return Err(Error::InvalidParameter { name: "labels", requirement: "each -1 or +1" });
+    }
+    Ok(())
+}
+
+impl<'a, T: Float, L: Label<T>> Labeled<'a, T, L> {
+    /// Wraps `features` (`labels.len() · dim` values, row-major) and `labels`.
+    ///
+    /// Errors: [`Error::Empty`] if `dim == 0` or there are no labels;
+    /// [`Error::LengthMismatch`] if `features.len() != labels.len() · dim`;
+    /// [`Error::NonFinite`] for a NaN or infinite feature;
+    /// [`Error::InvalidParameter`] for a binary label other than ±1.
+    ///
+    /// ```
+    /// use bilevel::Error;
+    /// use bilevel_problems::{hyperclean::ClassData, logistic::BinaryData};
+    /// assert_eq!(ClassData::<f64>::new(&[], &[], 3).unwrap_err(), Error::Empty { what: "labels" });
+    /// let err = BinaryData::new(&[1.0f32; 3], &[1.0, 1.0], 2).unwrap_err();
+    /// assert_eq!(err, Error::LengthMismatch { what: "features", expected: 4, found: 3 });
+    /// assert!(BinaryData::new(&[1.0f64, 2.0], &[0.0], 2).is_err()); // label not ±1
+    /// ```
+    pub fn new(features: &'a [T], labels: &'a [L], dim: usize) -> Result<Self, Error> {
+        L::check(labels)?;
+        Labeled::checked(features, labels, dim)
+    }
+}
+
 impl<'a, T: Float, L: Copy> Labeled<'a, T, L> {
     /// Checks the shapes (`features.len() == labels.len() · dim`, both
     /// non-empty) and that every feature is finite.

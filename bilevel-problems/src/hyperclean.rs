@@ -89,21 +89,7 @@ pub const DEFAULT_REG: f64 = 0.2;
 /// ```
 pub type ClassData<'a, T> = Labeled<'a, T, usize>;
 
-impl<'a, T: Float> Labeled<'a, T, usize> {
-    /// Wraps `features` (`labels.len() · dim` values, row-major) and `labels`.
-    ///
-    /// Errors: [`Error::Empty`] if `dim == 0` or there are no labels;
-    /// [`Error::LengthMismatch`] if `features.len() != labels.len() · dim`;
-    /// [`Error::NonFinite`] for a NaN or infinite feature.
-    ///
-    /// ```
-    /// use bilevel::{Error, problems::hyperclean::ClassData};
-    /// assert_eq!(ClassData::<f64>::new(&[], &[], 3).unwrap_err(), Error::Empty { what: "labels" });
-    /// ```
-    pub fn new(features: &'a [T], labels: &'a [usize], dim: usize) -> Result<Self, Error> {
-        Labeled::checked(features, labels, dim)
-    }
-
+impl<T: Float> Labeled<'_, T, usize> {
     /// `Err(IndexOutOfRange)` for the first label `>= k`.
     fn check_labels(&self, what: &'static str, k: usize) -> Result<(), Error> {
         match self.labels.iter().find(|&&c| c >= k) {
@@ -274,7 +260,8 @@ impl<'a, T: Float, const K: usize> HyperClean<'a, T, K> {
     /// Errors: [`Error::BackendUnavailable`] if this CPU or build lacks it.
     ///
     /// ```
-    /// # use bilevel::{Backend, problems::hyperclean::{ClassData, HyperClean}};
+    /// # use bilevel::Backend;
+    /// # use bilevel_problems::hyperclean::{ClassData, HyperClean};
     /// let d = ClassData::new(&[1.0f64], &[0], 1)?;
     /// let pb = HyperClean::<f64, 2>::new(d, d, 1, 1)?.with_backend(Backend::Scalar)?;
     /// assert_eq!(pb.backend(), Backend::Scalar);
@@ -291,7 +278,8 @@ impl<'a, T: Float, const K: usize> HyperClean<'a, T, K> {
     /// The backend the batch loops run on.
     ///
     /// ```
-    /// # use bilevel::{Backend, problems::hyperclean::{ClassData, HyperClean}};
+    /// # use bilevel::Backend;
+    /// # use bilevel_problems::hyperclean::{ClassData, HyperClean};
     /// let d = ClassData::new(&[1.0f64], &[0], 1)?;
     /// assert_eq!(HyperClean::<f64, 2>::new(d, d, 1, 1)?.backend(), Backend::detect());
     /// # Ok::<(), bilevel::Error>(())

@@ -182,36 +182,10 @@ impl<T: Float, F: FnMut(T, T, T) -> T> Kernel for GlmAccumulate<'_, T, F> {
 /// ```
 pub type BinaryData<'a, T> = Labeled<'a, T, T>;
 
-/// `BinaryData::new` for each float type (a generic `new` would overlap with
-/// `ClassData::new`, whose labels are `usize`).
-macro_rules! binary_data_new {
-    ($($t:ty),*) => {$(
-        impl<'a> Labeled<'a, $t, $t> {
-            /// Wraps `features` (`labels.len() · dim` values, row-major) and `labels`.
-            ///
-            /// Errors: [`Error::Empty`] if `dim == 0` or there are no labels;
-            /// [`Error::LengthMismatch`] if `features.len() != labels.len() · dim`;
-            /// [`Error::NonFinite`] for a NaN or infinite feature;
-            /// [`Error::InvalidParameter`] for a label other than ±1.
-            ///
-            /// ```
-            /// use bilevel::Error;
-            /// use bilevel_problems::logistic::BinaryData;
-            /// let err = BinaryData::new(&[1.0f32; 3], &[1.0, 1.0], 2).unwrap_err();
-            /// assert_eq!(err, Error::LengthMismatch { what: "features", expected: 4, found: 3 });
-            /// ```
-            pub fn new(features: &'a [$t], labels: &'a [$t], dim: usize) -> Result<Self, Error> {
-                binary_data(features, labels, dim)
-            }
-        }
-    )*};
-}
-binary_data_new!(f32, f64);
-
 /// [`BinaryData::new`] for any float type `T` (for generic code).
 ///
 /// ```
-/// fn wrap<T: bilevel::Float>(f: &[T], l: &[T]) -> Result<bilevel_problems::logistic::BinaryData<'_, T>, bilevel::Error> {
+/// fn wrap<'a, T: bilevel::Float>(f: &'a [T], l: &'a [T]) -> Result<bilevel_problems::logistic::BinaryData<'a, T>, bilevel::Error> {
 ///     bilevel_problems::logistic::binary_data(f, l, 1)
 /// }
 /// assert_eq!(wrap(&[1.0f32, 2.0], &[1.0, -1.0])?.len(), 2);
@@ -357,7 +331,8 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// Errors: [`Error::BackendUnavailable`] if this CPU or build lacks it.
     ///
     /// ```
-    /// # use bilevel::{Backend, problems::logistic::{BinaryData, LogisticHyper}};
+    /// # use bilevel::Backend;
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64, 0.0], &[1.0], 2)?;
     /// let pb = LogisticHyper::new(d, d, 1, 1)?.with_backend(Backend::Scalar)?;
     /// assert_eq!(pb.backend(), Backend::Scalar);
@@ -374,7 +349,8 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     /// The backend the batch loops run on.
     ///
     /// ```
-    /// # use bilevel::{Backend, problems::logistic::{BinaryData, LogisticHyper}};
+    /// # use bilevel::Backend;
+    /// # use bilevel_problems::logistic::{BinaryData, LogisticHyper};
     /// let d = BinaryData::new(&[1.0f64, 0.0], &[1.0], 2)?;
     /// assert_eq!(LogisticHyper::new(d, d, 1, 1)?.backend(), Backend::detect());
     /// # Ok::<(), bilevel::Error>(())

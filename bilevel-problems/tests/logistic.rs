@@ -46,8 +46,8 @@ fn data(seed: u64) -> Data {
 }
 
 fn problem(d: &Data) -> LogisticHyper<'_, f64> {
-    let train = binary_data(&d.tf, &d.tl, D).unwrap();
-    let val = binary_data(&d.vf, &d.vl, D).unwrap();
+    let train = BinaryData::new(&d.tf, &d.tl, D).unwrap();
+    let val = BinaryData::new(&d.vf, &d.vl, D).unwrap();
     LogisticHyper::new(train, val, BI, BO).unwrap()
 }
 
@@ -254,8 +254,8 @@ fn finite_sum_weights_and_batch_means_reproduce_the_full_problem() {
     assert_eq!(pb.outer_weight(3), 1.0 / M as f64);
     assert_eq!(pb.inner_weight(5), 0.0);
     // One batch holding everything: the full problem.
-    let train = binary_data(&d.tf, &d.tl, D).unwrap();
-    let val = binary_data(&d.vf, &d.vl, D).unwrap();
+    let train = BinaryData::new(&d.tf, &d.tl, D).unwrap();
+    let val = BinaryData::new(&d.vf, &d.vl, D).unwrap();
     let full = LogisticHyper::new(train, val, N, M).unwrap();
     assert_eq!((full.n_inner(), full.n_outer()), (1, 1));
     let (x, y, v) = point(7);
@@ -371,8 +371,8 @@ fn f32_oracles_agree_with_f64() {
     let pb = problem(&d);
     let cast = |v: &[f64]| v.iter().map(|&t| t as f32).collect::<Vec<f32>>();
     let (tf, tl, vf, vl) = (cast(&d.tf), cast(&d.tl), cast(&d.vf), cast(&d.vl));
-    let train = binary_data(&tf, &tl, D).unwrap();
-    let val = binary_data(&vf, &vl, D).unwrap();
+    let train = BinaryData::new(&tf, &tl, D).unwrap();
+    let val = BinaryData::new(&vf, &vl, D).unwrap();
     let p32 = LogisticHyper::new(train, val, BI, BO).unwrap();
     let (x, y, v) = point(12);
     let (x32, y32, v32) = (cast(&x), cast(&y), cast(&v));
@@ -454,11 +454,11 @@ fn bad_input_poisons_outputs_and_checked_calls_fail() {
     assert!(matches!(pb.loss_g_batch(&x, &y, 5), Err(Error::IndexOutOfRange { index: 5, len: 5, .. })));
     assert!(matches!(pb.loss_f(&y[..1]), Err(Error::LengthMismatch { what: "y", .. })));
     assert!(matches!(pb.reg_jvp(&x, &y, &v, &mut [0.0; 2]), Err(Error::LengthMismatch { what: "out", .. })));
-    assert!(matches!(binary_data(&[1.0, f64::NAN], &[1.0], 2), Err(Error::NonFinite { .. })));
-    assert!(matches!(binary_data(&[1.0, 2.0], &[0.5], 2), Err(Error::InvalidParameter { .. })));
+    assert!(matches!(BinaryData::new(&[1.0, f64::NAN], &[1.0], 2), Err(Error::NonFinite { .. })));
+    assert!(matches!(BinaryData::new(&[1.0, 2.0], &[0.5], 2), Err(Error::InvalidParameter { .. })));
     assert!(matches!(BinaryData::<f64>::new(&[], &[], 2), Err(Error::Empty { .. })));
-    assert!(matches!(binary_data(&[1.0], &[1.0], 0), Err(Error::Empty { what: "dim" })));
-    let other = binary_data(&[1.0, 2.0], &[1.0], 2).unwrap();
+    assert!(matches!(BinaryData::new(&[1.0], &[1.0], 0), Err(Error::Empty { what: "dim" })));
+    let other = BinaryData::new(&[1.0, 2.0], &[1.0], 2).unwrap();
     assert!(matches!(LogisticHyper::new(pb.train(), other, 1, 1), Err(Error::LengthMismatch { .. })));
     assert!(matches!(LogisticHyper::new(pb.train(), pb.val(), 1, 0), Err(Error::InvalidParameter { .. })));
 }
@@ -522,7 +522,7 @@ proptest! {
     fn batches_partition_the_rows(n in 1usize..200, bsize in 1usize..50) {
         let f = vec![0.0f64; n];
         let l = vec![1.0f64; n];
-        let dset = binary_data(&f, &l, 1).unwrap();
+        let dset = BinaryData::new(&f, &l, 1).unwrap();
         let pb = LogisticHyper::new(dset, dset, bsize, bsize).unwrap();
         let nb = FiniteSum::<f64>::n_inner(&pb);
         prop_assert_eq!(nb, n.div_ceil(bsize));

@@ -26,8 +26,8 @@ use crate::Float;
 ///
 /// ```
 /// use bilevel::oracles::Glm;
-/// use bilevel_problems::logistic::{binary_data, BinaryData, LogisticHyper};
-/// let d = binary_data(&[1.0f64, 2.0, -1.0, 0.5], &[1.0, -1.0], 2)?;
+/// use bilevel_problems::logistic::{BinaryData, LogisticHyper};
+/// let d = BinaryData::new(&[1.0f64, 2.0, -1.0, 0.5], &[1.0, -1.0], 2)?;
 /// let pb = LogisticHyper::new(d, d, 1, 1)?;
 /// assert_eq!((pb.glm_n_inner(), pb.glm_n_outer()), (2, 2));
 /// assert_eq!(pb.glm_inner_row(1), &[-1.0, 0.5]);
