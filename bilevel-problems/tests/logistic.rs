@@ -8,7 +8,7 @@
 use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder};
 use bilevel::{Backend, Error};
 use bilevel_problems::logistic::{
-    BinaryData, LogisticHyper, binary_data, logistic_loss, logistic_loss_d1, logistic_loss_d2, sigmoid,
+    BinaryData, LogisticHyper, logistic_loss, logistic_loss_d1, logistic_loss_d2, sigmoid,
 };
 use bilevel_problems::synthetic::LogisticDataset;
 use nalgebra::{DMatrix, DVector};
