@@ -12,6 +12,7 @@
 //! | [`softmax`] | stable softmax and the `K`-class batch accumulator | — |
 //! | [`data`] | [`Labeled`](data::Labeled), the borrowed row-major data the problems read | — |
 //! | [`metrics`] | detection scores of corrupted labels | — |
+//! | [`per_sample`] | the §10.1 quadratic with one dense matrix per sample (benchopt's shape), one-pass fused inner oracle | `alloc` |
 //! | [`synthetic`] | seeded IJCNN1-shaped data ([`LogisticDataset`](synthetic::LogisticDataset)) | `alloc` |
 //! | [`pipeline`] | CSV parsing, the UCI digits, splits, standardization, label corruption | `alloc` (gzip: `std`) |
 //! | [`DataError`] | what reading a data file can do wrong | — |
@@ -41,6 +42,8 @@ mod error;
 pub mod hyperclean;
 pub mod logistic;
 pub mod metrics;
+#[cfg(feature = "alloc")]
+pub mod per_sample;
 #[cfg(feature = "alloc")]
 pub mod pipeline;
 pub mod softmax;

@@ -4,7 +4,9 @@
 //! - [`Problem`]: dimensions, and how to draw a replayable minibatch.
 //! - [`FirstOrder`]: `∇_x g`, `∇_y g`, `∇_x f`, `∇_y f` on a given minibatch.
 //! - [`SecondOrder`]: `∇²_yy g · v` and `∇²_xy g · v` on a given minibatch
-//!   (SOBA, SABA, FMBO). A problem with first-order oracles only gets them by
+//!   (SOBA, SABA, FMBO), and [`SecondOrder::inner_eval`], which gives any
+//!   subset of the inner quantities in one pass over the minibatch
+//!   ([`InnerEval`]). A problem with first-order oracles only gets them by
 //!   central finite differences through [`FiniteDifference`].
 //! - [`FiniteSum`]: the number of inner and outer minibatches and how to name
 //!   one, for SABA's memory tables and epoch sampling.
@@ -94,6 +96,27 @@ pub trait FirstOrder<T: Float>: Problem<T> {
     fn grad_f(&self, x: &[T], y: &[T], s: &Self::Sample, fx: Option<&mut [T]>, fy: Option<&mut [T]>);
 }
 
+/// The inner quantities one [`SecondOrder::inner_eval`] call writes: any
+/// subset of `∇_y g`, `∇_x g`, `∇²_yy g · v` and `∇²_xy g · v` at one point
+/// on one minibatch. A `None` field is not computed.
+///
+/// ```
+/// let mut gy = [0.0f64; 2];
+/// let out = bilevel::oracles::InnerEval { grad_y: Some(&mut gy[..]), ..Default::default() };
+/// assert!(out.grad_x.is_none() && out.hvp.is_none() && out.jvp.is_none());
+/// ```
+#[derive(Debug, Default)]
+pub struct InnerEval<'a, T> {
+    /// `∇_y g(x, y; s)`, length `q`.
+    pub grad_y: Option<&'a mut [T]>,
+    /// `∇_x g(x, y; s)`, length `p`.
+    pub grad_x: Option<&'a mut [T]>,
+    /// `∇²_yy g(x, y; s) · v`, length `q`.
+    pub hvp: Option<&'a mut [T]>,
+    /// `∇²_xy g(x, y; s) · v`, length `p`.
+    pub jvp: Option<&'a mut [T]>,
+}
+
 /// Second-order products of the inner loss on a minibatch.
 pub trait SecondOrder<T: Float>: FirstOrder<T> {
     /// `hv ← ∇²_yy g(x, y; s) · v` (length `q`) and
@@ -107,6 +130,61 @@ pub trait SecondOrder<T: Float>: FirstOrder<T> {
         hv: Option<&mut [T]>,
         jv: Option<&mut [T]>,
     );
+
+    /// Every requested inner quantity at `(x, y, v)` on minibatch `s`, in one
+    /// call: SOBA and SABA ask for `∇_y g`, `H v` and `J v` here, so a problem
+    /// whose data dominates the cost (per-sample matrices, GLM rows in DRAM)
+    /// reads each sample once instead of twice.
+    ///
+    /// The default makes the split calls ([`FirstOrder::grad_g`], then
+    /// [`SecondOrder::hvp_jvp_g`]); override it with a one-pass version. It
+    /// must write exactly what the split calls would (the crate's problems
+    /// match them bit for bit).
+    ///
+    /// ```
+    /// use bilevel::oracles::{InnerEval, SecondOrder};
+    /// use bilevel::quadratic::Quadratic;
+    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
+    /// let (mut gy, mut hv, mut jv) = ([0.0], [0.0], [0.0]);
+    /// let out = InnerEval { grad_y: Some(&mut gy[..]), grad_x: None, hvp: Some(&mut hv[..]), jvp: Some(&mut jv[..]) };
+    /// pb.inner_eval(&[1.0], &[0.5], &[0.25], &0, out);
+    /// assert_eq!((gy, hv, jv), ([0.0], [0.5], [-0.25])); // A y − B x, A v, −Bᵀ v
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    fn inner_eval(&self, x: &[T], y: &[T], v: &[T], s: &Self::Sample, out: InnerEval<'_, T>) {
+        split_inner_eval(self, x, y, v, s, out);
+    }
+}
+
+/// [`SecondOrder::inner_eval`] by the split calls: [`FirstOrder::grad_g`]
+/// for the gradients, then [`SecondOrder::hvp_jvp_g`] for the products (each
+/// only if one of its outputs is requested). The default of `inner_eval`, and
+/// what a one-pass override calls for the outputs it does not fuse.
+///
+/// ```
+/// use bilevel::oracles::{InnerEval, split_inner_eval};
+/// use bilevel::quadratic::Quadratic;
+/// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
+/// let mut jv = [0.0];
+/// split_inner_eval(&pb, &[1.0], &[0.5], &[0.25], &0, InnerEval { jvp: Some(&mut jv[..]), ..Default::default() });
+/// assert_eq!(jv, [-0.25]);
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+pub fn split_inner_eval<T: Float, P: SecondOrder<T> + ?Sized>(
+    problem: &P,
+    x: &[T],
+    y: &[T],
+    v: &[T],
+    s: &P::Sample,
+    out: InnerEval<'_, T>,
+) {
+    let InnerEval { grad_y, grad_x, hvp, jvp } = out;
+    if grad_y.is_some() || grad_x.is_some() {
+        problem.grad_g(x, y, s, grad_x, grad_y);
+    }
+    if hvp.is_some() || jvp.is_some() {
+        problem.hvp_jvp_g(x, y, v, s, hvp, jvp);
+    }
 }
 
 /// A finite-sum problem `g = (1/n) Σ_i g_i`, `f = (1/m) Σ_j f_j`, where each

@@ -15,8 +15,11 @@
 //! `saga(M, i, new)` returns `new − M[i] + avg(M)` and stores `new`
 //! ([`SagaTable::update_weighted`](crate::kernels::SagaTable::update_weighted)).
 //!
-//! - Oracle calls per iteration: as SOBA (one `grad_g` + one `hvp_jvp_g` on
-//!   row `i`, one `grad_f` on row `j`), plus five fused table updates.
+//! - Oracle calls per iteration: as SOBA (one
+//!   [`inner_eval`](crate::oracles::SecondOrder::inner_eval) on row `i` for
+//!   `∇_y g`, `H v`, `J v`, one `grad_f` on row `j`), plus five table
+//!   directions and, once the step is accepted, five table stores. `∇_x g` is
+//!   never requested.
 //! - Memory: the iterates `p + 2q` and a workspace of [`workspace_len`]; the
 //!   tables [`tables_len`]`(p, q, n, m) = n(2q + p) + m(q + p) + 2(3q + 2p)`
 //!   (rows plus compensated averages).
@@ -55,7 +58,7 @@ use super::shared::{Core, SobaStep, checked_weight, radius_t, to_t, workspace};
 use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::kernels::{RowWeights, SagaTable};
-use crate::oracles::{FiniteSum, SecondOrder, uniform_index};
+use crate::oracles::{FiniteSum, InnerEval, SecondOrder, uniform_index};
 use crate::schedule::Schedule;
 use crate::{Backend, Float};
 
@@ -268,8 +271,13 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
         let mut tables = Tables::split(self.tables.as_mut(), (p, q, n, m), b);
 
         // Fresh quantities at (x_t, y_t, v_t) on rows i and j.
-        problem.grad_g(w.x, w.y, &zeta, None, Some(w.g_y));
-        problem.hvp_jvp_g(w.x, w.y, w.v, &zeta, Some(w.hvp), Some(w.jvp));
+        let inner = InnerEval {
+            grad_y: Some(&mut *w.g_y),
+            grad_x: None,
+            hvp: Some(&mut *w.hvp),
+            jvp: Some(&mut *w.jvp),
+        };
+        problem.inner_eval(w.x, w.y, w.v, &zeta, inner);
         problem.grad_f(w.x, w.y, &xi, Some(w.f_x), Some(w.f_y));
 
         // SAGA directions (§9.4), read without writing the tables.

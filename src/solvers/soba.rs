@@ -12,8 +12,9 @@
 //! The projection of `v` onto `‖v‖ ≤ r_v` is §2's optional safeguard (§9.2);
 //! the default `r_v = +∞` is plain SOBA.
 //!
-//! - Oracle calls per iteration: 1 `grad_g` (`Gy`), 1 `hvp_jvp_g` (both
-//!   products, same `ζ`), 1 `grad_f` (both gradients, same `ξ`).
+//! - Oracle calls per iteration: 1 [`inner_eval`](crate::oracles::SecondOrder::inner_eval)
+//!   (`∇_y g`, `H v`, `J v` on the same `ζ`, one pass), 1 `grad_f` (both
+//!   gradients, same `ξ`). `∇_x g` is never requested.
 //! - Memory: `workspace_len(p, q) = 3p + 7q` (state `p + 2q`, directions,
 //!   next iterate); time `O(p + q)` per iteration plus the oracles.
 //! - Complexity (§2): `Õ(ε^(−2))` samples with `ρ_t, γ_t ∝ t^(−1/2)`.
@@ -43,7 +44,7 @@ use super::shared::{Core, SobaStep, radius_t, to_t, workspace};
 use super::{StepReport, impl_solver};
 use crate::Float;
 use crate::error::Error;
-use crate::oracles::SecondOrder;
+use crate::oracles::{InnerEval, SecondOrder};
 use crate::schedule::Schedule;
 
 workspace! {
@@ -156,8 +157,13 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
         let w = Workspace::split(self.core.buffer(), p, q);
 
         // Directions at (x_t, y_t, v_t): D_y = Gy, D_v = HVP + Fy, D_x = JVP + Fx.
-        problem.grad_g(w.x, w.y, &zeta, None, Some(w.d_y));
-        problem.hvp_jvp_g(w.x, w.y, w.v, &zeta, Some(w.d_v), Some(w.d_x));
+        let inner = InnerEval {
+            grad_y: Some(&mut *w.d_y),
+            grad_x: None,
+            hvp: Some(&mut *w.d_v),
+            jvp: Some(&mut *w.d_x),
+        };
+        problem.inner_eval(w.x, w.y, w.v, &zeta, inner);
         problem.grad_f(w.x, w.y, &xi, Some(w.next_x), Some(w.f_y));
         b.axpy(T::ONE, w.f_y, w.d_v)?;
         b.axpy(T::ONE, w.next_x, w.d_x)?;
