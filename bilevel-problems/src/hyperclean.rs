@@ -57,7 +57,7 @@ use core::ops::Range;
 use bilevel::Float;
 use bilevel::backend::Backend;
 use bilevel::error::{Error, check_len};
-use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder, fits, poison, uniform_index};
+use bilevel::oracles::{FiniteSum, FirstOrder, InnerEval, Problem, SecondOrder, fits, poison, uniform_index};
 use rand_core::Rng;
 
 pub use crate::data::Labeled;
@@ -399,14 +399,14 @@ impl<'a, T: Float, const K: usize> HyperClean<'a, T, K> {
         range: Range<usize>,
         w: &[T],
         v: Option<&[T]>,
-        out: Option<&mut [T]>,
+        outs: [Option<&mut [T]>; 2],
         coef: F,
     ) -> bool
     where
-        F: FnMut(usize, usize, &[T; K], &[T; K]) -> [T; K],
+        F: FnMut(usize, usize, &[T; K], &[T; K]) -> [[T; K]; 2],
     {
         let Some((rows, labels)) = data.slice(range) else { return false };
-        let k = SoftmaxAccumulate { rows, labels, dim: data.dim, w, v, out, coef };
+        let k = SoftmaxAccumulate { rows, labels, dim: data.dim, w, v, outs, coef };
         self.backend.run(k).is_ok()
     }
 
@@ -414,7 +414,7 @@ impl<'a, T: Float, const K: usize> HyperClean<'a, T, K> {
     /// `x` (the slice for `range`) is given, else 1.
     fn weighted_ce_sum(&self, data: &ClassData<'a, T>, range: Range<usize>, w: &[T], x: Option<&[T]>) -> T {
         let mut sum = T::ZERO;
-        let ok = self.accumulate(data, range, w, None, None, |r, c, z, _| {
+        let ok = self.accumulate(data, range, w, None, [None, None], |r, c, z, _| {
             let lse = log_sum_exp(z);
             let loss = lse - z.get(c).copied().unwrap_or(T::NAN_T);
             let wt = match x {
@@ -422,7 +422,7 @@ impl<'a, T: Float, const K: usize> HyperClean<'a, T, K> {
                 None => T::ONE,
             };
             sum += wt * loss;
-            [T::ZERO; K]
+            [[T::ZERO; K]; 2]
         });
         if ok { sum } else { T::NAN_T }
     }
@@ -538,10 +538,10 @@ impl<'a, T: Float, const K: usize> HyperClean<'a, T, K> {
             dim: data.dim,
             w,
             v: None,
-            out: None,
+            outs: [None, None],
             coef: |_, c: usize, z: &[T; K], _: &[T; K]| {
                 sum += log_sum_exp(z) - z.get(c).copied().unwrap_or(T::NAN_T);
-                [T::ZERO; K]
+                [[T::ZERO; K]; 2]
             },
         };
         self.backend.run(k)?;
@@ -572,10 +572,10 @@ impl<'a, T: Float, const K: usize> HyperClean<'a, T, K> {
             dim: data.dim,
             w,
             v: None,
-            out: None,
+            outs: [None, None],
             coef: |_, c: usize, z: &[T; K], _: &[T; K]| {
                 correct += usize::from(argmax(z) == c);
-                [T::ZERO; K]
+                [[T::ZERO; K]; 2]
             },
         };
         self.backend.run(k)?;
@@ -762,9 +762,9 @@ impl<T: Float, const K: usize> FirstOrder<T> for HyperClean<'_, T, K> {
             if let Some(slot) = gxb.as_deref_mut().and_then(|g| g.get_mut(r)) {
                 *slot = t.grad_x * inv;
             }
-            t.grad_w.map(|v| v * inv)
+            [t.grad_w.map(|v| v * inv), [T::ZERO; K]]
         };
-        if !self.accumulate(&self.train, range, w, None, gw.as_deref_mut(), coef) {
+        if !self.accumulate(&self.train, range, w, None, [gw.as_deref_mut(), None], coef) {
             return poison([gx, gw]);
         }
         if let Some(gw) = gw {
@@ -784,9 +784,9 @@ impl<T: Float, const K: usize> FirstOrder<T> for HyperClean<'_, T, K> {
                 if let Some(rc) = r.get_mut(c) {
                     *rc -= T::ONE;
                 }
-                r.map(|v| v * inv)
+                [r.map(|v| v * inv), [T::ZERO; K]]
             };
-            if !self.accumulate(&self.val, range, w, None, Some(&mut *fw), coef) {
+            if !self.accumulate(&self.val, range, w, None, [Some(&mut *fw), None], coef) {
                 return poison([fx, Some(fw)]);
             }
         }
@@ -827,10 +827,53 @@ impl<T: Float, const K: usize> SecondOrder<T> for HyperClean<'_, T, K> {
             if let Some(slot) = jvb.as_deref_mut().and_then(|j| j.get_mut(r)) {
                 *slot = t.cross * inv;
             }
-            t.hvp_w.map(|v| v * inv)
+            [t.hvp_w.map(|v| v * inv), [T::ZERO; K]]
         };
-        if !self.accumulate(&self.train, range, w, Some(v), hv.as_deref_mut(), coef) {
+        if !self.accumulate(&self.train, range, w, Some(v), [hv.as_deref_mut(), None], coef) {
             return poison([hv, jv]);
+        }
+        if let Some(hv) = hv {
+            self.add_reg(v, hv);
+        }
+    }
+
+    /// Every requested inner quantity in one pass over the batch rows: each
+    /// row's `Wᵀa`, `Vᵀa` and per-sample terms serve the `W`-gradient, the
+    /// HVP, and the batch coordinates of the `x`-gradient and the cross
+    /// product, with the same values as the split calls bit for bit.
+    fn inner_eval(&self, x: &[T], w: &[T], v: &[T], s: &usize, out: InnerEval<'_, T>) {
+        let InnerEval { grad_y: mut gw, grad_x: mut gx, hvp: mut hv, jvp: mut jv } = out;
+        let (n, q) = (self.n(), self.q());
+        let ok = x.len() == n && w.len() == q && v.len() == q;
+        let ok = ok && fits(&gw, q) && fits(&hv, q) && fits(&gx, n) && fits(&jv, n);
+        let Some(range) = self.inner_rows(*s).filter(|_| ok) else {
+            poison([gw, hv]);
+            return poison([gx, jv]);
+        };
+        let inv = T::ONE / T::from_usize(range.len());
+        let xb = x.get(range.clone()).unwrap_or(&[]);
+        for o in [gx.as_deref_mut(), jv.as_deref_mut()].into_iter().flatten() {
+            o.fill(T::ZERO);
+        }
+        let mut gxb = gx.as_deref_mut().and_then(|g| g.get_mut(range.clone()));
+        let mut jvb = jv.as_deref_mut().and_then(|j| j.get_mut(range.clone()));
+        let coef = |r: usize, c: usize, z: &[T; K], u: &[T; K]| {
+            let xi = xb.get(r).copied().unwrap_or(T::NAN_T);
+            let t = sample_terms(z, u, c, xi);
+            if let Some(slot) = gxb.as_deref_mut().and_then(|g| g.get_mut(r)) {
+                *slot = t.grad_x * inv;
+            }
+            if let Some(slot) = jvb.as_deref_mut().and_then(|j| j.get_mut(r)) {
+                *slot = t.cross * inv;
+            }
+            [t.grad_w.map(|v| v * inv), t.hvp_w.map(|v| v * inv)]
+        };
+        if !self.accumulate(&self.train, range, w, Some(v), [gw.as_deref_mut(), hv.as_deref_mut()], coef) {
+            poison([gw, hv]);
+            return poison([gx, jv]);
+        }
+        if let Some(gw) = gw {
+            self.add_reg(w, gw);
         }
         if let Some(hv) = hv {
             self.add_reg(v, hv);

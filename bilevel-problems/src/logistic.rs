@@ -54,7 +54,9 @@ use bilevel::Float;
 use bilevel::backend::{Backend, Kernel, MulAdd};
 use bilevel::error::{Error, check_len};
 use bilevel::kernels::dot_in;
-use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder, fits, poison, uniform_index};
+use bilevel::oracles::{
+    FiniteSum, FirstOrder, InnerEval, Problem, SecondOrder, fits, poison, split_inner_eval, uniform_index,
+};
 use rand_core::Rng;
 
 pub use crate::data::Labeled;
@@ -129,24 +131,26 @@ pub fn logistic_loss_d2<T: Float>(s: T) -> T {
 // The GLM batch body
 
 /// The generic batch body of every GLM oracle (§9.4 "Scalar memory"): for
-/// each row `a` (with its label), the coefficient `coef(label, aᵀy, aᵀv)`, and
-/// `out ← Σ coef · a` when an output is given.
+/// each row `a` (with its label), two coefficients
+/// `[k₀, k₁] = coef(label, aᵀy, aᵀv)`, and `outs[i] ← Σ k_i · a` for each
+/// output given. Two outputs let the fused oracle read every row once for
+/// the gradient and the Hessian-vector product.
 struct GlmAccumulate<'a, T, F> {
     rows: &'a [T],
     labels: &'a [T],
     dim: usize,
     y: &'a [T],
     v: Option<&'a [T]>,
-    out: Option<&'a mut [T]>,
+    outs: [Option<&'a mut [T]>; 2],
     coef: F,
 }
 
-impl<T: Float, F: FnMut(T, T, T) -> T> Kernel for GlmAccumulate<'_, T, F> {
+impl<T: Float, F: FnMut(T, T, T) -> [T; 2]> Kernel for GlmAccumulate<'_, T, F> {
     type Output = ();
     #[inline(always)]
     fn run<M: MulAdd>(self) {
-        let GlmAccumulate { rows, labels, dim, y, v, mut out, mut coef } = self;
-        if let Some(o) = out.as_deref_mut() {
+        let GlmAccumulate { rows, labels, dim, y, v, mut outs, mut coef } = self;
+        for o in outs.iter_mut().flatten() {
             o.fill(T::ZERO);
         }
         for (a, &c) in rows.chunks_exact(dim).zip(labels) {
@@ -155,10 +159,12 @@ impl<T: Float, F: FnMut(T, T, T) -> T> Kernel for GlmAccumulate<'_, T, F> {
                 Some(v) => dot_in::<M, T>(a, v),
                 None => T::ZERO,
             };
-            let k = coef(c, ay, av);
-            if let Some(o) = out.as_deref_mut() {
-                for (o, &ai) in o.iter_mut().zip(a) {
-                    *o += k * ai;
+            let ks = coef(c, ay, av);
+            for (o, k) in outs.iter_mut().zip(ks) {
+                if let Some(o) = o.as_deref_mut() {
+                    for (o, &ai) in o.iter_mut().zip(a) {
+                        *o += k * ai;
+                    }
                 }
             }
         }
@@ -212,10 +218,10 @@ impl<'a, T: Float> Labeled<'a, T, T> {
             dim,
             y,
             v: None,
-            out: None,
+            outs: [None, None],
             coef: |c: T, ay: T, _| {
                 sum += logistic_loss(c * ay);
-                T::ZERO
+                [T::ZERO; 2]
             },
         };
         match backend.run(k) {
@@ -260,11 +266,11 @@ impl<'a, T: Float> Labeled<'a, T, T> {
             dim: self.dim,
             y,
             v: None,
-            out: None,
+            outs: [None, None],
             coef: |c: T, ay: T, _| {
                 let pred = if ay >= T::ZERO { T::ONE } else { -T::ONE };
                 correct += usize::from(pred == c);
-                T::ZERO
+                [T::ZERO; 2]
             },
         };
         Backend::detect().run(k)?;
@@ -677,17 +683,16 @@ impl<'a, T: Float> LogisticHyper<'a, T> {
     }
 
     /// Runs the GLM batch body on inner or outer batch rows.
-    fn accumulate<F: FnMut(T, T, T) -> T>(
+    fn accumulate<F: FnMut(T, T, T) -> [T; 2]>(
         &self,
         data: &BinaryData<'a, T>,
         range: Range<usize>,
-        y: &[T],
-        v: Option<&[T]>,
-        out: Option<&mut [T]>,
+        (y, v): (&[T], Option<&[T]>),
+        outs: [Option<&mut [T]>; 2],
         coef: F,
     ) -> bool {
         let Some((rows, labels)) = data.slice(range) else { return false };
-        let k = GlmAccumulate { rows, labels, dim: data.dim, y, v, out, coef };
+        let k = GlmAccumulate { rows, labels, dim: data.dim, y, v, outs, coef };
         self.backend.run(k).is_ok()
     }
 }
@@ -769,8 +774,8 @@ impl<T: Float> FirstOrder<T> for LogisticHyper<'_, T> {
         let Some(range) = range.filter(|_| ok) else { return poison([gx, gy]) };
         if let Some(gy) = gy {
             let inv = T::ONE / T::from_usize(range.len());
-            let coef = |c: T, ay: T, _| c * logistic_loss_d1(c * ay) * inv;
-            if !self.accumulate(&self.train, range, y, None, Some(&mut *gy), coef) {
+            let coef = |c: T, ay: T, _| [c * logistic_loss_d1(c * ay) * inv, T::ZERO];
+            if !self.accumulate(&self.train, range, (y, None), [Some(&mut *gy), None], coef) {
                 return poison([gx, Some(gy)]);
             }
             add_reg_y(x, y, gy);
@@ -788,8 +793,8 @@ impl<T: Float> FirstOrder<T> for LogisticHyper<'_, T> {
         let Some(range) = range.filter(|_| ok) else { return poison([fx, fy]) };
         if let Some(fy) = fy {
             let inv = T::ONE / T::from_usize(range.len());
-            let coef = |c: T, ay: T, _| c * logistic_loss_d1(c * ay) * inv;
-            if !self.accumulate(&self.val, range, y, None, Some(fy), coef) {
+            let coef = |c: T, ay: T, _| [c * logistic_loss_d1(c * ay) * inv, T::ZERO];
+            if !self.accumulate(&self.val, range, (y, None), [Some(&mut *fy), None], coef) {
                 return poison([fx, Some(fy)]);
             }
         }
@@ -809,8 +814,8 @@ impl<T: Float> SecondOrder<T> for LogisticHyper<'_, T> {
         let Some(range) = range.filter(|_| ok) else { return poison([hv, jv]) };
         if let Some(hv) = hv {
             let inv = T::ONE / T::from_usize(range.len());
-            let coef = |_, ay: T, av: T| logistic_loss_d2(ay) * av * inv;
-            if !self.accumulate(&self.train, range, y, Some(v), Some(&mut *hv), coef) {
+            let coef = |_, ay: T, av: T| [logistic_loss_d2(ay) * av * inv, T::ZERO];
+            if !self.accumulate(&self.train, range, (y, Some(v)), [Some(&mut *hv), None], coef) {
                 return poison([Some(hv), jv]);
             }
             add_reg_y(x, v, hv);
@@ -818,6 +823,31 @@ impl<T: Float> SecondOrder<T> for LogisticHyper<'_, T> {
         if let Some(jv) = jv {
             write_jvp(x, y, v, jv);
         }
+    }
+
+    /// `∇_y g` and `H v` in one pass over the batch rows (each row's `aᵀy`
+    /// serves both), the same values as the split calls bit for bit; `∇_x g`
+    /// and `J v` are deterministic and cost no pass.
+    fn inner_eval(&self, x: &[T], y: &[T], v: &[T], s: &usize, out: InnerEval<'_, T>) {
+        let InnerEval { grad_y: Some(gy), hvp: Some(hv), grad_x, jvp } = out else {
+            return split_inner_eval(self, x, y, v, s, out);
+        };
+        let d = self.d();
+        let rest = InnerEval { grad_y: None, grad_x, hvp: None, jvp };
+        let ok = x.len() == d && y.len() == d && v.len() == d && gy.len() == d && hv.len() == d;
+        let Some(range) = self.inner_rows(*s).filter(|_| ok) else {
+            poison([Some(gy), Some(hv)]);
+            return split_inner_eval(self, x, y, v, s, rest);
+        };
+        let inv = T::ONE / T::from_usize(range.len());
+        let coef = |c: T, ay: T, av: T| [c * logistic_loss_d1(c * ay) * inv, logistic_loss_d2(ay) * av * inv];
+        if !self.accumulate(&self.train, range, (y, Some(v)), [Some(&mut *gy), Some(&mut *hv)], coef) {
+            poison([Some(gy), Some(hv)]);
+            return split_inner_eval(self, x, y, v, s, rest);
+        }
+        add_reg_y(x, y, gy);
+        add_reg_y(x, v, hv);
+        split_inner_eval(self, x, y, v, s, rest);
     }
 }
 

@@ -84,29 +84,30 @@ pub(crate) fn mat_t_vec<M: MulAdd, T: Float, const K: usize>(w: &[[T; K]], a: &[
 }
 
 /// The generic batch body of the softmax oracles (§9.4: `K` scalars per
-/// sample): for row `r` with label `c`, `coef(r, c, Wᵀa, Vᵀa)` and
-/// `out ← Σ a ⊗ coef` when an output is given.
+/// sample): for row `r` with label `c`, two coefficient blocks
+/// `[k₀, k₁] = coef(r, c, Wᵀa, Vᵀa)` and `outs[i] ← Σ a ⊗ k_i` for each output
+/// given (two, so that the fused oracle reads each row once).
 pub(crate) struct SoftmaxAccumulate<'a, T, F, const K: usize> {
     pub(crate) rows: &'a [T],
     pub(crate) labels: &'a [usize],
     pub(crate) dim: usize,
     pub(crate) w: &'a [T],
     pub(crate) v: Option<&'a [T]>,
-    pub(crate) out: Option<&'a mut [T]>,
+    pub(crate) outs: [Option<&'a mut [T]>; 2],
     pub(crate) coef: F,
 }
 
 impl<T: Float, F, const K: usize> Kernel for SoftmaxAccumulate<'_, T, F, K>
 where
-    F: FnMut(usize, usize, &[T; K], &[T; K]) -> [T; K],
+    F: FnMut(usize, usize, &[T; K], &[T; K]) -> [[T; K]; 2],
 {
     type Output = ();
     #[inline(always)]
     fn run<M: MulAdd>(self) {
-        let SoftmaxAccumulate { rows, labels, dim, w, v, mut out, mut coef } = self;
+        let SoftmaxAccumulate { rows, labels, dim, w, v, mut outs, mut coef } = self;
         let (wr, _) = w.as_chunks::<K>();
         let vr = v.map(|v| v.as_chunks::<K>().0);
-        if let Some(o) = out.as_deref_mut() {
+        for o in outs.iter_mut().flatten() {
             o.fill(T::ZERO);
         }
         for (r, (a, &c)) in rows.chunks_exact(dim).zip(labels).enumerate() {
@@ -115,12 +116,14 @@ where
                 Some(vr) => mat_t_vec::<M, T, K>(vr, a),
                 None => [T::ZERO; K],
             };
-            let k = coef(r, c, &z, &u);
-            if let Some(o) = out.as_deref_mut() {
-                let (or, _) = o.as_chunks_mut::<K>();
-                for (or, &ak) in or.iter_mut().zip(a) {
-                    for j in 0..K {
-                        or[j] += ak * k[j];
+            let ks = coef(r, c, &z, &u);
+            for (o, k) in outs.iter_mut().zip(ks) {
+                if let Some(o) = o.as_deref_mut() {
+                    let (or, _) = o.as_chunks_mut::<K>();
+                    for (or, &ak) in or.iter_mut().zip(a) {
+                        for j in 0..K {
+                            or[j] += ak * k[j];
+                        }
                     }
                 }
             }

@@ -4,7 +4,9 @@
 
 use bilevel::oracles::{FirstOrder, InnerEval, SecondOrder, split_inner_eval};
 use bilevel::quadratic::Quadratic;
+use bilevel_problems::hyperclean::{ClassData, HyperClean};
 use bilevel_problems::per_sample::PerSampleQuadratic;
+use bilevel_problems::synthetic::LogisticDataset;
 use proptest::prelude::*;
 
 /// Calls `eval` for every subset of the four outputs and returns them.
@@ -49,6 +51,34 @@ proptest! {
         let (y, v) = rest.split_at(3);
         let fused = outputs(2, 3, mask, |o| pb.inner_eval(x, y, v, &seed, o));
         let split = outputs(2, 3, mask, |o| split_inner_eval(&pb, x, y, v, &seed, o));
+        prop_assert_eq!(bits(&fused), bits(&split));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn logistic_fused_equals_split(seed in 0u64..1000, mask in 0u8..16, batch in 0usize..5, xs in prop::collection::vec(-2.0f64..2.0, 15)) {
+        let data = LogisticDataset::<f64>::synthetic(seed, 40, 20, 5, 0.3).unwrap();
+        let pb = data.problem(9, 4).unwrap();
+        let (x, rest) = xs.split_at(5);
+        let (y, v) = rest.split_at(5);
+        let fused = outputs(5, 5, mask, |o| pb.inner_eval(x, y, v, &batch, o));
+        let split = outputs(5, 5, mask, |o| split_inner_eval(&pb, x, y, v, &batch, o));
+        prop_assert_eq!(bits(&fused), bits(&split));
+    }
+
+    #[test]
+    fn hyperclean_fused_equals_split(mask in 0u8..16, batch in 0usize..3, xs in prop::collection::vec(-2.0f64..2.0, 5 + 2 * 6)) {
+        let feats = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0, -1.0, 0.5, 0.3, -0.2];
+        let train = ClassData::new(&feats, &[0, 1, 2, 1, 0], 2).unwrap();
+        let val = ClassData::new(&feats[..6], &[0, 1, 2], 2).unwrap();
+        let pb = HyperClean::<f64, 3>::new(train, val, 2, 2).unwrap();
+        let (x, rest) = xs.split_at(5);
+        let (w, v) = rest.split_at(6);
+        let fused = outputs(5, 6, mask, |o| pb.inner_eval(x, w, v, &batch, o));
+        let split = outputs(5, 6, mask, |o| split_inner_eval(&pb, x, w, v, &batch, o));
         prop_assert_eq!(bits(&fused), bits(&split));
     }
 }
