@@ -935,3 +935,92 @@ fn schedules_outside_the_float_range_are_typed_errors() {
     assert!(matches!(e, Error::Diverged { .. }), "{e:?}");
     assert_eq!(before, [s.x(), s.y(), s.z()].concat());
 }
+
+// ---------------------------------------------------------------------------
+// Sampling policies of the SAGA solvers.
+
+#[test]
+fn sampling_policies_visit_every_row_as_defined() {
+    use bilevel::solvers::sampling::{Cyclic, Reshuffled, RowSampler, WithReplacement};
+    let (n, m, epochs) = (7usize, 3usize, 50usize);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+    // Reshuffled and cyclic: every row exactly once in every epoch.
+    let mut reshuffled = Reshuffled::new_owned(n, m).unwrap();
+    let mut cyclic = Cyclic::default();
+    let mut orders = std::collections::HashSet::new();
+    for _ in 0..epochs {
+        let (mut seen_r, mut seen_c) = (vec![0usize; n], vec![0usize; n]);
+        let mut order = Vec::new();
+        for _ in 0..n {
+            let r = reshuffled.next_inner(&mut rng, n);
+            seen_r[r] += 1;
+            order.push(r);
+            seen_c[cyclic.next_inner(&mut rng, n)] += 1;
+        }
+        assert_eq!(seen_r, vec![1; n], "reshuffled epoch {order:?}");
+        assert_eq!(seen_c, vec![1; n]);
+        orders.insert(order);
+        let mut seen_o = vec![0usize; m];
+        for _ in 0..m {
+            seen_o[reshuffled.next_outer(&mut rng, m)] += 1;
+        }
+        assert_eq!(seen_o, vec![1; m]);
+    }
+    // Fresh permutations: 50 epochs of 7! = 5040 orders are nearly all distinct.
+    assert!(orders.len() >= 45, "only {} distinct orders", orders.len());
+    // With replacement: counts of 70,000 draws over 7 rows pass a chi-square
+    // test at the 0.1% level (6 degrees of freedom: 22.46).
+    let draws = 70_000usize;
+    let mut counts = vec![0usize; n];
+    for _ in 0..draws {
+        counts[WithReplacement.next_inner(&mut rng, n)] += 1;
+    }
+    let expect = (draws / n) as f64;
+    let chi2: f64 = counts.iter().map(|&c| (c as f64 - expect).powi(2) / expect).sum();
+    assert!(chi2 < 22.46, "chi2 = {chi2}, counts {counts:?}");
+}
+
+#[test]
+fn sampler_undo_restores_the_sequence() {
+    use bilevel::solvers::sampling::{Cyclic, Reshuffled, RowSampler};
+    let (n, m) = (5usize, 4usize);
+    let mut a = Reshuffled::new_owned(n, m).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    for step in 0..23 {
+        let before = a.clone();
+        let mut probe = rng.clone();
+        let (i, j) = (a.next_inner(&mut probe, n), a.next_outer(&mut probe, m));
+        a.undo();
+        assert_eq!(a, before, "step {step}: undo did not restore");
+        let (i2, j2) = (a.next_inner(&mut rng, n), a.next_outer(&mut rng, m));
+        assert_eq!((i, j), (i2, j2));
+    }
+    let mut c = Cyclic::default();
+    c.next_inner(&mut rng, n);
+    c.next_outer(&mut rng, m);
+    c.undo();
+    assert_eq!(c, Cyclic::default());
+}
+
+#[test]
+fn saba_with_reshuffled_epochs_converges() {
+    use bilevel::solvers::sampling::Reshuffled;
+    use bilevel::solvers::{Saba, SabaInit};
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO)
+        .unwrap()
+        .with_noise(SIGMA, SIGMA)
+        .unwrap()
+        .with_finite_sum(16, 16)
+        .unwrap();
+    let g0 = hg_norm(&pb, &d.x0);
+    for seed in SEEDS {
+        let sampler = Reshuffled::new_owned(16, 16).unwrap();
+        let mut s = Saba::new_owned(saba_config(SabaInit::FullPass), &pb, &d.x0, &d.y0)
+            .unwrap()
+            .with_sampler(sampler);
+        let (it, _, g) = run_to(&mut s, &pb, |x| hg_norm(&pb, x), 1e-8 * g0, 40_000, seed);
+        println!("SABA reshuffled, seed {seed}: ratio {:.2e} after {it} iterations", g / g0);
+        assert!(g <= 1e-8 * g0, "seed {seed}: final ratio {}", g / g0);
+    }
+}

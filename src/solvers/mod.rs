@@ -54,6 +54,7 @@ pub mod fdehbo;
 pub mod fmbo;
 pub mod saba;
 pub mod saba_glm;
+pub mod sampling;
 mod shared;
 pub mod soba;
 

@@ -54,11 +54,12 @@
 use rand_core::Rng;
 
 use super::config::{SabaConfig, SabaInit};
+use super::sampling::{RowSampler, WithReplacement};
 use super::shared::{Core, SobaStep, checked_weight, radius_t, to_t, workspace};
 use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::kernels::{RowWeights, SagaTable};
-use crate::oracles::{FiniteSum, InnerEval, SecondOrder, uniform_index};
+use crate::oracles::{FiniteSum, InnerEval, SecondOrder};
 use crate::schedule::Schedule;
 use crate::{Backend, Float};
 
@@ -142,12 +143,13 @@ impl<'a, T: Float> Tables<'a, T> {
 /// # Ok::<(), bilevel::Error>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Saba<T, S, M> {
+pub struct Saba<T, S, M, D = WithReplacement> {
     config: SabaConfig,
     core: Core<T, S>,
     tables: M,
     n: usize,
     m: usize,
+    sampler: D,
 }
 
 impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
@@ -206,7 +208,39 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
                 t.f_x.store(r, problem.outer_weight(r), w.f_x)?;
             }
         }
-        Ok(Saba { config, core, tables, n, m })
+        Ok(Saba { config, core, tables, n, m, sampler: WithReplacement })
+    }
+}
+
+impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> Saba<T, S, M, D> {
+    /// The same solver drawing its rows with `sampler` (see
+    /// [`sampling`](super::sampling); default [`WithReplacement`]).
+    ///
+    /// ```
+    /// use bilevel::solvers::{SabaConfig, Saba, sampling::Cyclic};
+    /// # let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
+    /// # let pb = data.problem(2, 2)?;
+    /// let s = Saba::new_owned(SabaConfig::default(), &pb, &[0.0; 2], &[0.0; 2])?.with_sampler(Cyclic::default());
+    /// assert_eq!(s.sampler(), &Cyclic::default());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn with_sampler<D2: RowSampler>(self, sampler: D2) -> Saba<T, S, M, D2> {
+        let Saba { config, core, tables, n, m, .. } = self;
+        Saba { config, core, tables, n, m, sampler }
+    }
+
+    /// The row sampler.
+    ///
+    /// ```
+    /// use bilevel::solvers::{SabaConfig, Saba, sampling::WithReplacement};
+    /// # let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
+    /// # let pb = data.problem(2, 2)?;
+    /// let s = Saba::new_owned(SabaConfig::default(), &pb, &[0.0; 2], &[0.0; 2])?;
+    /// assert_eq!(s.sampler(), &WithReplacement);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn sampler(&self) -> &D {
+        &self.sampler
     }
 
     /// Linear-system iterate `v_t ≈ −H⁻¹∇_y f`.
@@ -258,12 +292,27 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
         self.core.check_problem(problem)?;
         let (n, m) = (self.n, self.m);
         super::shared::check_same_rows(problem, n, m)?;
-        let (p, q, t) = (self.core.p, self.core.q, self.core.t);
+        let t = self.core.t;
         let rho: T = to_t("step_y", self.config.step_y.at(t))?;
         let gamma: T = to_t("step_x", self.config.step_x.at(t))?;
+        let i = self.sampler.next_inner(rng, n);
+        let j = self.sampler.next_outer(rng, m);
+        let done = self.step_at(problem, (i, j), (rho, gamma));
+        if done.is_err() {
+            self.sampler.undo();
+        }
+        done
+    }
+
+    /// The step on rows `i` and `j` (the sampler has drawn them).
+    fn step_at<P: SecondOrder<T> + FiniteSum<T>>(
+        &mut self,
+        problem: &P,
+        (i, j): (usize, usize),
+        (rho, gamma): (T, T),
+    ) -> Result<StepReport<T>, Error> {
+        let (p, q, n, m, t) = (self.core.p, self.core.q, self.n, self.m, self.core.t);
         let b = self.core.backend;
-        let i = uniform_index(rng, n);
-        let j = uniform_index(rng, m);
         let (zeta, xi) = (problem.inner_batch(i), problem.outer_batch(j));
         let wi = checked_weight("inner_weight", problem.inner_weight(i))?;
         let wj = checked_weight("outer_weight", problem.outer_weight(j))?;
@@ -328,4 +377,4 @@ impl<T: Float> Saba<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
     }
 }
 
-impl_solver!(Saba<T, S, M> where [M: AsMut<[T]>], SecondOrder<T> + FiniteSum<T>);
+impl_solver!(Saba<T, S, M, D> where [M: AsMut<[T]>, D: RowSampler], SecondOrder<T> + FiniteSum<T>);

@@ -42,11 +42,12 @@
 
 use rand_core::Rng;
 
+use super::sampling::{RowSampler, WithReplacement};
 use super::shared::{Core, SobaStep, check_finite, radius_t, to_t, workspace};
 use super::{SabaConfig, SabaInit, StepReport, impl_solver};
 use crate::error::{Error, check_len};
 use crate::kernels::{RowWeights, ScalarSagaTable};
-use crate::oracles::{Glm, uniform_index};
+use crate::oracles::Glm;
 use crate::schedule::Schedule;
 use crate::{Backend, Float};
 
@@ -120,12 +121,13 @@ fn finite<T: Float>(c: T, variable: &'static str, iteration: u64) -> Result<T, E
 /// # Ok::<(), bilevel::Error>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct SabaGlm<T, S, M> {
+pub struct SabaGlm<T, S, M, D = WithReplacement> {
     config: SabaConfig,
     core: Core<T, S>,
     tables: M,
     n: usize,
     m: usize,
+    sampler: D,
 }
 
 impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
@@ -189,7 +191,39 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
                 t.outer.store(r, &[tj], b)?;
             }
         }
-        Ok(SabaGlm { config, core, tables, n, m })
+        Ok(SabaGlm { config, core, tables, n, m, sampler: WithReplacement })
+    }
+}
+
+impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> SabaGlm<T, S, M, D> {
+    /// The same solver drawing its rows with `sampler` (see
+    /// [`sampling`](super::sampling); default [`WithReplacement`]).
+    ///
+    /// ```
+    /// use bilevel::solvers::{SabaConfig, SabaGlm, sampling::Cyclic};
+    /// # let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
+    /// # let pb = data.problem(2, 2)?;
+    /// let s = SabaGlm::new_owned(SabaConfig::default(), &pb, &[0.0; 2], &[0.0; 2])?.with_sampler(Cyclic::default());
+    /// assert_eq!(s.sampler(), &Cyclic::default());
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn with_sampler<D2: RowSampler>(self, sampler: D2) -> SabaGlm<T, S, M, D2> {
+        let SabaGlm { config, core, tables, n, m, .. } = self;
+        SabaGlm { config, core, tables, n, m, sampler }
+    }
+
+    /// The row sampler.
+    ///
+    /// ```
+    /// use bilevel::solvers::{SabaConfig, SabaGlm, sampling::WithReplacement};
+    /// # let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
+    /// # let pb = data.problem(2, 2)?;
+    /// let s = SabaGlm::new_owned(SabaConfig::default(), &pb, &[0.0; 2], &[0.0; 2])?;
+    /// assert_eq!(s.sampler(), &WithReplacement);
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn sampler(&self) -> &D {
+        &self.sampler
     }
 
     /// Linear-system iterate `v_t ≈ −H⁻¹∇_y f`.
@@ -245,12 +279,27 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
         let (n, m) = (self.n, self.m);
         check_len("inner samples", n, problem.glm_n_inner())?;
         check_len("outer samples", m, problem.glm_n_outer())?;
-        let (p, q, t) = (self.core.p, self.core.q, self.core.t);
+        let t = self.core.t;
         let rho: T = to_t("step_y", self.config.step_y.at(t))?;
         let gamma: T = to_t("step_x", self.config.step_x.at(t))?;
+        let i = self.sampler.next_inner(rng, n);
+        let j = self.sampler.next_outer(rng, m);
+        let done = self.step_at(problem, (i, j), (rho, gamma));
+        if done.is_err() {
+            self.sampler.undo();
+        }
+        done
+    }
+
+    /// The step on samples `i` and `j` (the sampler has drawn them).
+    fn step_at<P: Glm<T>>(
+        &mut self,
+        problem: &P,
+        (i, j): (usize, usize),
+        (rho, gamma): (T, T),
+    ) -> Result<StepReport<T>, Error> {
+        let (p, q, n, m, t) = (self.core.p, self.core.q, self.n, self.m, self.core.t);
         let b = self.core.backend;
-        let i = uniform_index(rng, n);
-        let j = uniform_index(rng, m);
         let w = Workspace::split(self.core.buffer(), p, q);
         let mut tables = Tables::split(self.tables.as_mut(), (q, n, m), b);
 
@@ -304,4 +353,4 @@ impl<T: Float> SabaGlm<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
     }
 }
 
-impl_solver!(SabaGlm<T, S, M> where [M: AsMut<[T]>], Glm<T>);
+impl_solver!(SabaGlm<T, S, M, D> where [M: AsMut<[T]>, D: RowSampler], Glm<T>);
