@@ -53,7 +53,7 @@ use core::ops::Range;
 use bilevel::Float;
 use bilevel::backend::{Backend, Kernel, MulAdd};
 use bilevel::error::{Error, check_len};
-use bilevel::kernels::dot_in;
+use bilevel::kernels::{dot_in, dot2_in};
 use bilevel::oracles::{
     FiniteSum, FirstOrder, InnerEval, Problem, SecondOrder, fits, poison, split_inner_eval, uniform_index,
 };
@@ -154,10 +154,9 @@ impl<T: Float, F: FnMut(T, T, T) -> [T; 2]> Kernel for GlmAccumulate<'_, T, F> {
             o.fill(T::ZERO);
         }
         for (a, &c) in rows.chunks_exact(dim).zip(labels) {
-            let ay = dot_in::<M, T>(a, y);
-            let av = match v {
-                Some(v) => dot_in::<M, T>(a, v),
-                None => T::ZERO,
+            let (ay, av) = match v {
+                Some(v) => dot2_in::<M, T>(a, y, v),
+                None => (dot_in::<M, T>(a, y), T::ZERO),
             };
             let ks = coef(c, ay, av);
             for (o, k) in outs.iter_mut().zip(ks) {

@@ -31,7 +31,7 @@ use alloc::vec::Vec;
 use bilevel::Float;
 use bilevel::backend::{Backend, Kernel, MulAdd};
 use bilevel::error::Error;
-use bilevel::kernels::dot_in;
+use bilevel::kernels::{dot_in, dot2_in};
 use bilevel::oracles::{FiniteSum, FirstOrder, InnerEval, Problem, SecondOrder, fits, poison, uniform_index};
 use bilevel::random::standard_normal;
 use rand_core::{Rng, SeedableRng};
@@ -230,11 +230,18 @@ impl<T: Float> Kernel for InnerBatch<'_, T> {
         let InnerBatch { a, bm, q, p, x, y, v, mut gy, mut gx, mut hv, mut jv } = self;
         for (ai, bi) in a.chunks_exact(q * q).zip(bm.chunks_exact(q * p)) {
             for (r, (arow, brow)) in ai.chunks_exact(q).zip(bi.chunks_exact(p)).enumerate() {
+                // One pass over the row for both products when both are wanted.
+                let (ay, av) = match (gy.is_some(), hv.is_some()) {
+                    (true, true) => dot2_in::<M, T>(arow, y, v),
+                    (true, false) => (dot_in::<M, T>(arow, y), T::ZERO),
+                    (false, true) => (T::ZERO, dot_in::<M, T>(arow, v)),
+                    (false, false) => (T::ZERO, T::ZERO),
+                };
                 if let Some(gy) = gy.as_deref_mut() {
-                    gy[r] += dot_in::<M, T>(arow, y) - dot_in::<M, T>(brow, x);
+                    gy[r] += ay - dot_in::<M, T>(brow, x);
                 }
                 if let Some(hv) = hv.as_deref_mut() {
-                    hv[r] += dot_in::<M, T>(arow, v);
+                    hv[r] += av;
                 }
                 if let Some(gx) = gx.as_deref_mut() {
                     let yr = y[r];

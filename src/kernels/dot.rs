@@ -101,6 +101,52 @@ pub fn dot_in<M: MulAdd, T: Float>(a: &[T], b: &[T]) -> T {
     fold_lanes(acc, T::ZERO)
 }
 
+/// Two dot products sharing one operand, `(Σ a_i x_i, Σ a_i y_i)`, in one
+/// pass over `a`: for a user's [`Kernel`] that needs `aᵀx` and `aᵀy` of the
+/// same rows (a matrix row against two vectors, a GLM row against `y` and
+/// `v`). Each result has exactly the lanes, order and bits of
+/// [`dot_in`] on that pair (over the common length of the three slices).
+///
+/// ```
+/// use bilevel::backend::{Backend, Kernel, MulAdd};
+/// use bilevel::kernels::{dot2_in, dot_in};
+/// struct Both<'a>(&'a [f64], &'a [f64], &'a [f64]);
+/// impl Kernel for Both<'_> {
+///     type Output = [f64; 4];
+///     #[inline(always)]
+///     fn run<M: MulAdd>(self) -> [f64; 4] {
+///         let (ax, ay) = dot2_in::<M, f64>(self.0, self.1, self.2);
+///         [ax, ay, dot_in::<M, f64>(self.0, self.1), dot_in::<M, f64>(self.0, self.2)]
+///     }
+/// }
+/// let a: Vec<f64> = (0..37).map(|i| i as f64 * 0.1).collect();
+/// let x: Vec<f64> = (0..37).map(|i| 1.0 / (1.0 + i as f64)).collect();
+/// let r = Backend::detect().run(Both(&a, &x, &a))?;
+/// assert_eq!((r[0].to_bits(), r[1].to_bits()), (r[2].to_bits(), r[3].to_bits()));
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+#[inline(always)]
+pub fn dot2_in<M: MulAdd, T: Float>(a: &[T], x: &[T], y: &[T]) -> (T, T) {
+    let len = a.len().min(x.len()).min(y.len());
+    let (a, x, y) = (&a[..len], &x[..len], &y[..len]);
+    let (ca, ra) = a.as_chunks::<LANES>();
+    let (cx, rx) = x.as_chunks::<LANES>();
+    let (cy, ry) = y.as_chunks::<LANES>();
+    let mut acc_x = [T::ZERO; LANES];
+    let mut acc_y = [T::ZERO; LANES];
+    for ((ac, xc), yc) in ca.iter().zip(cx).zip(cy) {
+        for j in 0..LANES {
+            acc_x[j] = M::mul_add(ac[j], xc[j], acc_x[j]);
+            acc_y[j] = M::mul_add(ac[j], yc[j], acc_y[j]);
+        }
+    }
+    for (j, &aj) in ra.iter().enumerate() {
+        acc_x[j] = M::mul_add(aj, rx[j], acc_x[j]);
+        acc_y[j] = M::mul_add(aj, ry[j], acc_y[j]);
+    }
+    (fold_lanes(acc_x, T::ZERO), fold_lanes(acc_y, T::ZERO))
+}
+
 /// Sum of squares and largest magnitude in one pass.
 pub(crate) struct SumSqMax<'a, T> {
     pub(crate) a: &'a [T],

@@ -28,7 +28,7 @@ pub(crate) mod storm;
 
 pub use axpy::axpy;
 pub use candidate::axpy_into;
-pub use dot::{LANES, dot, dot_in, sum_sq};
+pub use dot::{LANES, dot, dot_in, dot2_in, sum_sq};
 pub use fd::{Delta, FdReport, central_pair, hvp_central, jvp_central};
 pub use norm::norm;
 pub use project::{project_ball, project_ball_centered, step_project};
