@@ -59,6 +59,7 @@ fn invalid(name: &'static str, requirement: &'static str) -> Error {
 /// assert_eq!(s.at(3), 0.5);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Step {
     /// `c` at every iteration.
     Constant(f64),
@@ -140,6 +141,7 @@ impl Schedule for Step {
 /// assert_eq!(Momentum::Storm { c: 1e6, step: Step::Constant(0.1) }.at(0), 1.0); // clipped
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Momentum {
     /// A constant weight in `[0, 1]`.
     Constant(f64),
@@ -202,6 +204,7 @@ impl Schedule for Momentum {
 /// assert_eq!(bo.next(bo.at(2), 2), bo.at(3));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Penalty {
     /// A fixed `λ > 0`.
     Constant(f64),

@@ -18,6 +18,7 @@ use super::shared::check_radius;
 /// assert_eq!(c.v_radius, f64::INFINITY);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SobaConfig {
     /// `ρ_t`, the step of `y` and `v`.
     pub step_y: Step,
@@ -53,6 +54,7 @@ impl SobaConfig {
 
 /// How SABA's tables start (§3 "Table initialisation").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SabaInit {
     /// Zero memory (benchopt HEAD): biased until every row is visited.
     Zero,
@@ -71,6 +73,7 @@ pub enum SabaInit {
 /// assert_eq!((c.step_y.at(100), c.step_x.at(0)), (0.1, 0.1));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SabaConfig {
     /// `ρ`, the step of `y` and `v`.
     pub step_y: Step,
@@ -118,6 +121,7 @@ impl SabaConfig {
 /// assert_eq!((c.inner_steps, c.penalty.at(0), c.scale_y_by_penalty), (10, 10.0, true));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct F2saConfig {
     /// `s_k`, the step of `x` (the theory's `ν α_k`).
     pub step_x: Step,
@@ -210,6 +214,7 @@ impl F2saConfig {
 /// assert!((c.eta.at(0) - 0.1).abs() < 1e-15);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct F3saConfig {
     /// `s_k`, the step of `x` (the theory's `ν α_k`).
     pub step_x: Step,
@@ -284,6 +289,7 @@ impl F3saConfig {
 /// assert!(bilevel::solvers::FmboConfig::new(0.0).validate().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FmboConfig {
     /// `α_t`, the step of `x`.
     pub step_x: Step,

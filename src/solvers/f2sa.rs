@@ -46,6 +46,7 @@
 
 use rand_core::Rng;
 
+use super::checkpoint::impl_checkpoint;
 use super::config::F2saConfig;
 use super::shared::{
     Core, PenaltySteps, candidate, commit, diverged_on_nonfinite, initial_penalty, workspace,
@@ -102,7 +103,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
     /// ```
     pub fn new(config: F2saConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
-        let mut core = Core::new(storage, workspace_len, x0, y0)?;
+        let mut core = Core::new(storage, (workspace_len, Workspace::<T>::state_len), x0, y0)?;
         let (p, q) = (core.p, core.q);
         let w = Workspace::split(core.buffer(), p, q);
         w.z.copy_from_slice(w.y);
@@ -233,3 +234,4 @@ impl<T: Float> F2sa<T, alloc::vec::Vec<T>> {
 }
 
 impl_solver!(F2sa<T, S> where [], FirstOrder<T>);
+impl_checkpoint!(F2sa<T, S> where [], tables: none, penalty: lambda);

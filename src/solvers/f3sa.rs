@@ -45,6 +45,7 @@
 
 use rand_core::Rng;
 
+use super::checkpoint::impl_checkpoint;
 use super::config::F3saConfig;
 use super::shared::{
     Core, PenaltySteps, candidate, check_finite, commit, diverged_on_nonfinite, initial_penalty, shift, to_t,
@@ -129,7 +130,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
     /// ```
     pub fn new(config: F3saConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
-        let mut core = Core::new(storage, workspace_len, x0, y0)?;
+        let mut core = Core::new(storage, (workspace_len, Workspace::<T>::state_len), x0, y0)?;
         let (p, q) = (core.p, core.q);
         let w = Workspace::split(core.buffer(), p, q);
         w.z.copy_from_slice(w.y);
@@ -286,3 +287,4 @@ impl<T: Float> F3sa<T, alloc::vec::Vec<T>> {
 }
 
 impl_solver!(F3sa<T, S> where [], FirstOrder<T>);
+impl_checkpoint!(F3sa<T, S> where [], tables: none, penalty: lambda);

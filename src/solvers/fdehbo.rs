@@ -231,3 +231,23 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W: AsMut<[T]>, P: FirstOrder<T>> Solv
         FdeHbo::step(self, problem, rng)
     }
 }
+
+impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W> super::checkpoint::sealed::Parts<T> for FdeHbo<T, S, W> {
+    fn parts(&self) -> [&[T]; 2] {
+        self.inner.parts()
+    }
+    fn parts_mut(&mut self) -> [&mut [T]; 2] {
+        self.inner.parts_mut()
+    }
+    fn counters(&self) -> super::Counters {
+        self.inner.counters()
+    }
+    fn check_counters(&self, counters: super::Counters) -> Result<(), Error> {
+        self.inner.check_counters(counters)
+    }
+    fn set_counters(&mut self, counters: super::Counters) {
+        self.inner.set_counters(counters)
+    }
+}
+
+impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W> super::Checkpoint<T> for FdeHbo<T, S, W> {}

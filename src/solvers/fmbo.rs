@@ -52,6 +52,7 @@
 
 use rand_core::Rng;
 
+use super::checkpoint::impl_checkpoint;
 use super::config::FmboConfig;
 use super::shared::{Core, check_finite, commit, diverged_on_nonfinite, radius_t, shift, to_t, workspace};
 use super::{StepReport, impl_solver};
@@ -140,7 +141,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
     /// ```
     pub fn new(config: FmboConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
-        Ok(Fmbo { config, core: Core::new(storage, workspace_len, x0, y0)? })
+        Ok(Fmbo { config, core: Core::new(storage, (workspace_len, Workspace::<T>::state_len), x0, y0)? })
     }
 
     /// The configuration.
@@ -271,3 +272,4 @@ impl<T: Float> Fmbo<T, alloc::vec::Vec<T>> {
 }
 
 impl_solver!(Fmbo<T, S> where [], SecondOrder<T>);
+impl_checkpoint!(Fmbo<T, S> where [], tables: none, penalty: none);

@@ -47,6 +47,7 @@ use rand_core::Rng;
 use crate::error::Error;
 use crate::{Backend, Float};
 
+pub mod checkpoint;
 mod config;
 pub mod f2sa;
 pub mod f3sa;
@@ -55,9 +56,12 @@ pub mod fmbo;
 pub mod saba;
 pub mod saba_glm;
 pub mod sampling;
-mod shared;
+pub(crate) mod shared;
 pub mod soba;
 
+#[cfg(feature = "alloc")]
+pub use checkpoint::Snapshot;
+pub use checkpoint::{Checkpoint, Counters};
 pub use config::{F2saConfig, F3saConfig, FmboConfig, SabaConfig, SabaInit, SobaConfig};
 pub use f2sa::F2sa;
 pub use f3sa::F3sa;

@@ -53,6 +53,7 @@
 
 use rand_core::Rng;
 
+use super::checkpoint::impl_checkpoint;
 use super::config::{SabaConfig, SabaInit};
 use super::sampling::{RowSampler, WithReplacement};
 use super::shared::{Core, SobaStep, checked_weight, radius_t, to_t, workspace};
@@ -180,7 +181,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
         y0: &[T],
     ) -> Result<Self, Error> {
         config.validate()?;
-        let mut core = Core::new(storage, workspace_len, x0, y0)?;
+        let mut core = Core::new(storage, (workspace_len, Workspace::<T>::state_len), x0, y0)?;
         core.check_problem(problem)?;
         let (n, m) = super::shared::check_rows(problem)?;
         let (p, q) = (core.p, core.q);
@@ -378,3 +379,4 @@ impl<T: Float> Saba<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
 }
 
 impl_solver!(Saba<T, S, M, D> where [M: AsMut<[T]>, D: RowSampler], SecondOrder<T> + FiniteSum<T>);
+impl_checkpoint!(Saba<T, S, M, D> where [M: AsRef<[T]> + AsMut<[T]>, D: RowSampler], tables: |s: &Self| tables_len(s.core.p, s.core.q, s.n, s.m), penalty: none);

@@ -42,6 +42,7 @@
 
 use rand_core::Rng;
 
+use super::checkpoint::impl_checkpoint;
 use super::sampling::{RowSampler, WithReplacement};
 use super::shared::{Core, SobaStep, check_finite, radius_t, to_t, workspace};
 use super::{SabaConfig, SabaInit, StepReport, impl_solver};
@@ -165,7 +166,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
         if m == 0 {
             return Err(Error::Empty { what: "outer samples" });
         }
-        let mut core = Core::new(storage, workspace_len, x0, y0)?;
+        let mut core = Core::new(storage, (workspace_len, Workspace::<T>::state_len), x0, y0)?;
         core.check_problem(problem)?;
         let (p, q) = (core.p, core.q);
         let need = tables_len(q, n, m);
@@ -354,3 +355,4 @@ impl<T: Float> SabaGlm<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
 }
 
 impl_solver!(SabaGlm<T, S, M, D> where [M: AsMut<[T]>, D: RowSampler], Glm<T>);
+impl_checkpoint!(SabaGlm<T, S, M, D> where [M: AsRef<[T]> + AsMut<[T]>, D: RowSampler], tables: |s: &Self| tables_len(s.core.q, s.n, s.m), penalty: none);

@@ -82,6 +82,8 @@ pub(crate) struct Core<T, S> {
     pub(crate) q: usize,
     pub(crate) t: u64,
     pub(crate) backend: Backend,
+    /// Floats of persistent state at the front of `storage`.
+    pub(crate) state_len: usize,
     _t: PhantomData<T>,
 }
 
@@ -91,7 +93,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Core<T, S> {
     /// into its first `p + q` entries.
     pub(crate) fn new(
         mut storage: S,
-        need: impl Fn(usize, usize) -> usize,
+        (need, state): (fn(usize, usize) -> usize, fn(usize, usize) -> usize),
         x0: &[T],
         y0: &[T],
     ) -> Result<Self, Error> {
@@ -110,7 +112,8 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Core<T, S> {
         buf.fill(T::ZERO);
         buf[..p].copy_from_slice(x0);
         buf[p..p + q].copy_from_slice(y0);
-        Ok(Core { storage, p, q, t: 0, backend: Backend::detect(), _t: PhantomData })
+        let state_len = state(p, q);
+        Ok(Core { storage, p, q, t: 0, backend: Backend::detect(), state_len, _t: PhantomData })
     }
 
     /// The outer iterate (the buffer's first `p` entries).
@@ -137,6 +140,19 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Core<T, S> {
     #[inline]
     pub(crate) fn buffer(&mut self) -> &mut [T] {
         self.storage.as_mut()
+    }
+
+    /// The persistent state (`x`, `y`, then the layout's `state` fields).
+    #[inline]
+    pub(crate) fn state(&self) -> &[T] {
+        &self.storage.as_ref()[..self.state_len]
+    }
+
+    /// The persistent state, writable (for a restore).
+    #[inline]
+    pub(crate) fn state_mut(&mut self) -> &mut [T] {
+        let n = self.state_len;
+        &mut self.storage.as_mut()[..n]
     }
 
     /// The problem's dimensions must match the solver's.

@@ -39,6 +39,7 @@
 
 use rand_core::Rng;
 
+use super::checkpoint::impl_checkpoint;
 use super::config::SobaConfig;
 use super::shared::{Core, SobaStep, radius_t, to_t, workspace};
 use super::{StepReport, impl_solver};
@@ -98,7 +99,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     /// ```
     pub fn new(config: SobaConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
-        Ok(Soba { config, core: Core::new(storage, workspace_len, x0, y0)? })
+        Ok(Soba { config, core: Core::new(storage, (workspace_len, Workspace::<T>::state_len), x0, y0)? })
     }
 
     /// The configuration.
@@ -192,3 +193,4 @@ impl<T: Float> Soba<T, alloc::vec::Vec<T>> {
 }
 
 impl_solver!(Soba<T, S> where [], SecondOrder<T>);
+impl_checkpoint!(Soba<T, S> where [], tables: none, penalty: none);
