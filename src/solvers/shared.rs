@@ -74,6 +74,9 @@ macro_rules! workspace {
 }
 pub(crate) use workspace;
 
+/// A workspace length as a function of `(p, q)`.
+pub(crate) type LenFn = fn(usize, usize) -> usize;
+
 /// The storage, dimensions, counter and backend of a solver.
 #[derive(Clone, Debug)]
 pub(crate) struct Core<T, S> {
@@ -93,7 +96,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Core<T, S> {
     /// into its first `p + q` entries.
     pub(crate) fn new(
         mut storage: S,
-        (need, state): (fn(usize, usize) -> usize, fn(usize, usize) -> usize),
+        (need, state): (LenFn, LenFn),
         x0: &[T],
         y0: &[T],
     ) -> Result<Self, Error> {
