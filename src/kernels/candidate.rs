@@ -11,21 +11,24 @@ struct AxpyInto<'a, T> {
     x: &'a [T],
     y: &'a [T],
     out: &'a mut [T],
+    /// Every `|out_i|` must be `≤ limit` (`MAX`: finite).
+    limit: T,
 }
 
 impl<T: Float> Kernel for AxpyInto<'_, T> {
     type Output = bool;
     #[inline(always)]
     fn run<M: MulAdd>(self) -> bool {
-        let a = self.a;
-        let mut finite = true;
+        let (a, limit) = (self.a, self.limit);
+        let mut bounded = true;
         for ((o, &x), &y) in self.out.iter_mut().zip(self.x).zip(self.y) {
             // Elementwise: the same expression as `axpy` (never fused).
             let v = y + a * x;
             *o = v;
-            finite &= v.is_finite();
+            // False for NaN as well.
+            bounded &= v.abs() <= limit;
         }
-        finite
+        bounded
     }
 }
 
@@ -49,12 +52,29 @@ impl Backend {
     /// ```
     #[inline]
     pub fn axpy_into<T: Float>(self, a: T, x: &[T], y: &[T], out: &mut [T]) -> Result<(), Error> {
+        self.axpy_into_bounded(a, x, y, out, T::MAX_T)
+    }
+
+    /// [`Backend::axpy_into`] with every entry of the result checked
+    /// against `limit` instead of against `MAX`: a solver's growth guard.
+    pub(crate) fn axpy_into_bounded<T: Float>(
+        self,
+        a: T,
+        x: &[T],
+        y: &[T],
+        out: &mut [T],
+        limit: T,
+    ) -> Result<(), Error> {
         check_len("x", y.len(), x.len())?;
         check_len("out", y.len(), out.len())?;
         if !a.is_finite() {
             return Err(Error::NonFinite { what: "a" });
         }
-        if self.run(AxpyInto { a, x, y, out })? { Ok(()) } else { Err(Error::NonFinite { what: "out" }) }
+        if self.run(AxpyInto { a, x, y, out, limit })? {
+            Ok(())
+        } else {
+            Err(Error::NonFinite { what: "out" })
+        }
     }
 }
 

@@ -49,7 +49,7 @@ use rand_core::Rng;
 use super::checkpoint::impl_checkpoint;
 use super::config::F2saConfig;
 use super::shared::{
-    Core, PenaltySteps, candidate, commit, diverged_on_nonfinite, initial_penalty, workspace,
+    Core, PenaltySteps, candidate, check_bounded, commit, diverged_on_nonfinite, initial_penalty, workspace,
 };
 use super::{StepReport, impl_solver};
 use crate::Float;
@@ -180,7 +180,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
             &c.penalty,
             c.scale_y_by_penalty,
         )?;
-        let (lam, b) = (st.lambda, self.core.backend);
+        let (lam, b, limit) = (st.lambda, self.core.backend, self.core.limit);
         let (p, q) = (self.core.p, self.core.q);
         let w = Workspace::split(self.core.buffer(), p, q);
 
@@ -197,8 +197,8 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
             problem.grad_g(w.x, w.next_y, &zeta_y, None, Some(w.g_q));
             b.axpy(lam, w.g_q, w.d_y).map_err(diverged_on_nonfinite("y", k))?;
             b.axpy(-st.step_y, w.d_y, w.next_y).map_err(diverged_on_nonfinite("y", k))?;
-            super::shared::check_finite("z", w.next_z, k)?;
-            super::shared::check_finite("y", w.next_y, k)?;
+            check_bounded("z", w.next_z, k, limit)?;
+            check_bounded("y", w.next_y, k, limit)?;
         }
 
         // G_k = ∇_x f(y) + λ(∇_x g(y) − ∇_x g(z)) at the fresh (y, z), then the x-step.
@@ -209,7 +209,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
         b.axpy(lam, w.g_p, w.d_x).map_err(diverged_on_nonfinite("x", k))?;
         problem.grad_g(w.x, w.next_z, &zeta_x2, Some(w.g_p), None);
         b.axpy(-lam, w.g_p, w.d_x).map_err(diverged_on_nonfinite("x", k))?;
-        candidate(b, "x", k, (w.x, -st.step_x, w.d_x), w.next_x)?;
+        candidate((b, limit), "x", k, (w.x, -st.step_x, w.d_x), w.next_x)?;
 
         commit([(w.x, &*w.next_x), (w.y, &*w.next_y), (w.z, &*w.next_z)]);
         self.core.t = k + 1;

@@ -48,8 +48,8 @@ use rand_core::Rng;
 use super::checkpoint::impl_checkpoint;
 use super::config::F3saConfig;
 use super::shared::{
-    Core, PenaltySteps, candidate, check_finite, commit, diverged_on_nonfinite, initial_penalty, shift, to_t,
-    workspace,
+    Core, PenaltySteps, candidate, check_bounded, commit, diverged_on_nonfinite, initial_penalty, shift,
+    to_t, workspace,
 };
 use super::{StepReport, impl_solver};
 use crate::error::Error;
@@ -207,7 +207,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
             &c.penalty,
             c.scale_y_by_penalty,
         )?;
-        let (lam, b) = (st.lambda, self.core.backend);
+        let (lam, b, limit) = (st.lambda, self.core.backend, self.core.limit);
         let zeta_z = problem.sample_inner(rng);
         let xi_y = problem.sample_outer(rng);
         let zeta_y = problem.sample_inner(rng);
@@ -232,10 +232,10 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
         storm(b, eta, (w.h_gy, w.next_h_gy), (w.g_q, w.g_q_prev), eval)?;
 
         // z ← z − γ h_z ;  y ← y − α (h_fy + λ h_gy).
-        candidate(b, "z", k, (z, -st.step_z, w.next_h_z), w.next_z)?;
-        candidate(b, "y", k, (y, -st.step_y, w.next_h_fy), w.next_y)?;
+        candidate((b, limit), "z", k, (z, -st.step_z, w.next_h_z), w.next_z)?;
+        candidate((b, limit), "y", k, (y, -st.step_y, w.next_h_fy), w.next_y)?;
         b.axpy(-st.step_y * lam, w.next_h_gy, w.next_y).map_err(diverged_on_nonfinite("y", k))?;
-        check_finite("y", w.next_y, k)?;
+        check_bounded("y", w.next_y, k, limit)?;
 
         // x estimators at (x_k, ·_{k+1}) and (x_{k−1}, ·_k).
         let (ny, nz) = (&*w.next_y, &*w.next_z);
@@ -250,11 +250,11 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
         storm(b, eta, (w.h_gxz, w.next_h_gxz), (w.g_p, w.g_p_prev), eval)?;
 
         // x ← x − s (h_fx + λ (h_gxy − h_gxz)).
-        candidate(b, "x", k, (x, -st.step_x, w.next_h_fx), w.next_x)?;
+        candidate((b, limit), "x", k, (x, -st.step_x, w.next_h_fx), w.next_x)?;
         let sl = st.step_x * lam;
         b.axpy(-sl, w.next_h_gxy, w.next_x).map_err(diverged_on_nonfinite("x", k))?;
         b.axpy(sl, w.next_h_gxz, w.next_x).map_err(diverged_on_nonfinite("x", k))?;
-        check_finite("x", w.next_x, k)?;
+        check_bounded("x", w.next_x, k, limit)?;
 
         shift([(w.prev_x, w.x, &*w.next_x), (w.prev_y, w.y, &*w.next_y), (w.prev_z, w.z, &*w.next_z)]);
         commit([

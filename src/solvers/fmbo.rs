@@ -54,7 +54,7 @@ use rand_core::Rng;
 
 use super::checkpoint::impl_checkpoint;
 use super::config::FmboConfig;
-use super::shared::{Core, check_finite, commit, diverged_on_nonfinite, radius_t, shift, to_t, workspace};
+use super::shared::{Core, check_bounded, commit, diverged_on_nonfinite, radius_t, shift, to_t, workspace};
 use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::oracles::SecondOrder;
@@ -208,6 +208,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
         let psi = (problem.sample_inner(rng), problem.sample_outer(rng));
         let xib = (problem.sample_inner(rng), problem.sample_outer(rng));
         let (p, q) = (self.core.p, self.core.q);
+        let limit = self.core.limit;
         let w = Workspace::split(self.core.buffer(), p, q);
 
         // Estimates at the current point, and the same samples at the previous one.
@@ -237,9 +238,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
         w.next_h_x.copy_from_slice(w.h_x);
         w.next_x.copy_from_slice(w.x);
         b.storm_step(w.next_h_x, w.next_x, w.u, w.u_prev, eta_x, alpha)?;
-        check_finite("y", w.next_y, t)?;
-        check_finite("v", w.next_v, t)?;
-        check_finite("x", w.next_x, t)?;
+        check_bounded("y", w.next_y, t, limit)?;
+        check_bounded("v", w.next_v, t, limit)?;
+        check_bounded("x", w.next_x, t, limit)?;
 
         shift([(w.prev_x, w.x, &*w.next_x), (w.prev_y, w.y, &*w.next_y), (w.prev_v, w.v, &*w.next_v)]);
         commit([(w.h_y, &*w.next_h_y), (w.h_v, &*w.next_h_v), (w.h_x, &*w.next_h_x)]);

@@ -317,6 +317,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> Saba<T,
         let (zeta, xi) = (problem.inner_batch(i), problem.outer_batch(j));
         let wi = checked_weight("inner_weight", problem.inner_weight(i))?;
         let wj = checked_weight("outer_weight", problem.outer_weight(j))?;
+        let limit = self.core.limit;
         let w = Workspace::split(self.core.buffer(), p, q);
         let mut tables = Tables::split(self.tables.as_mut(), (p, q, n, m), b);
 
@@ -341,7 +342,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> Saba<T,
 
         let next = SobaStep { x: w.x, y: w.y, v: w.v, next_x: w.next_x, next_y: w.next_y, next_v: w.next_v };
         let radius = radius_t(self.config.v_radius);
-        let projection = next.apply(b, t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius))?;
+        let projection = next.apply((b, limit), t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius))?;
         // The step is committed: store the fresh quantities (cannot fail:
         // rows, lengths and weights were checked above).
         tables.g_y.store(i, wi, w.g_y)?;

@@ -301,6 +301,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> SabaGlm
     ) -> Result<StepReport<T>, Error> {
         let (p, q, n, m, t) = (self.core.p, self.core.q, self.n, self.m, self.core.t);
         let b = self.core.backend;
+        let limit = self.core.limit;
         let w = Workspace::split(self.core.buffer(), p, q);
         let mut tables = Tables::split(self.tables.as_mut(), (q, n, m), b);
 
@@ -325,7 +326,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> SabaGlm
 
         let next = SobaStep { x: w.x, y: w.y, v: w.v, next_x: w.next_x, next_y: w.next_y, next_v: w.next_v };
         let radius = radius_t(self.config.v_radius);
-        let projection = next.apply(b, t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius))?;
+        let projection = next.apply((b, limit), t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius))?;
         // Committed: store the coefficients (cannot fail, checked above).
         tables.grad.store(i, &[s], a)?;
         tables.hvp.store(i, &[u], a)?;

@@ -87,6 +87,9 @@ pub(crate) struct Core<T, S> {
     pub(crate) backend: Backend,
     /// Floats of persistent state at the front of `storage`.
     pub(crate) state_len: usize,
+    /// The growth guard: a candidate entry beyond it is divergence
+    /// ([`growth_limit`]).
+    pub(crate) limit: T,
     _t: PhantomData<T>,
 }
 
@@ -116,7 +119,8 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Core<T, S> {
         buf[..p].copy_from_slice(x0);
         buf[p..p + q].copy_from_slice(y0);
         let state_len = state(p, q);
-        Ok(Core { storage, p, q, t: 0, backend: Backend::detect(), state_len, _t: PhantomData })
+        let limit = growth_limit(x0.iter().chain(y0).fold(T::ZERO, |m, v| m.max(v.abs())));
+        Ok(Core { storage, p, q, t: 0, backend: Backend::detect(), state_len, limit, _t: PhantomData })
     }
 
     /// The outer iterate (the buffer's first `p` entries).
@@ -177,6 +181,19 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Core<T, S> {
     }
 }
 
+/// The growth guard of every solver: a candidate iterate with an entry beyond
+/// `max(1, s₀) · MAX^(1/4)` (`s₀` the largest entry of the starting point;
+/// about `1.2e77 s₀` in f64, `4.3e9 s₀` in f32) is reported as
+/// [`Error::Diverged`], with the state kept. No convergent run gets there, and
+/// it fires long before overflow, where an inner problem that is not strongly
+/// convex (indefinite or singular Hessian) or a step that is too large would
+/// otherwise produce `Ok` steps towards `1e300`.
+#[inline]
+pub(crate) fn growth_limit<T: Float>(start_scale: T) -> T {
+    let scale = if start_scale > T::ONE { start_scale } else { T::ONE };
+    T::MAX_T.sqrt().sqrt() * scale
+}
+
 /// `Ok(n)` unless a saturating length computation overflowed.
 #[inline]
 pub(crate) fn fits_usize(n: usize) -> Result<usize, Error> {
@@ -215,23 +232,35 @@ pub(crate) fn diverged_on_nonfinite(variable: &'static str, iteration: u64) -> i
     }
 }
 
-/// `next ← cur + a·d`, checked finite in the same pass (`Diverged` naming
-/// `variable` otherwise).
+/// `next ← cur + a·d`, checked against the growth `limit` in the same pass
+/// (`Diverged` naming `variable` otherwise).
 #[inline]
 pub(crate) fn candidate<T: Float>(
-    b: Backend,
+    (b, limit): (Backend, T),
     variable: &'static str,
     t: u64,
     (cur, a, d): (&[T], T, &[T]),
     next: &mut [T],
 ) -> Result<(), Error> {
-    b.axpy_into(a, d, cur, next).map_err(diverged_on_nonfinite(variable, t))
+    b.axpy_into_bounded(a, d, cur, next, limit).map_err(diverged_on_nonfinite(variable, t))
 }
 
-/// `Err(Diverged)` unless every entry is finite.
+/// `Err(Diverged)` unless every entry is finite (for oracle outputs).
 #[inline]
 pub(crate) fn check_finite<T: Float>(variable: &'static str, v: &[T], iteration: u64) -> Result<(), Error> {
-    if v.iter().all(|a| a.is_finite()) { Ok(()) } else { Err(Error::Diverged { variable, iteration }) }
+    check_bounded(variable, v, iteration, T::MAX_T)
+}
+
+/// `Err(Diverged)` unless every entry is within the growth `limit` (for
+/// candidate iterates; NaN fails).
+#[inline]
+pub(crate) fn check_bounded<T: Float>(
+    variable: &'static str,
+    v: &[T],
+    iteration: u64,
+    limit: T,
+) -> Result<(), Error> {
+    if v.iter().all(|a| a.abs() <= limit) { Ok(()) } else { Err(Error::Diverged { variable, iteration }) }
 }
 
 /// Commits checked candidates: `cur ← next` for each pair.
@@ -269,18 +298,18 @@ impl<T: Float> SobaStep<'_, T> {
     #[inline]
     pub(crate) fn apply(
         self,
-        b: Backend,
+        (b, limit): (Backend, T),
         t: u64,
         [d_x, d_y, d_v]: [&[T]; 3],
         (rho, gamma, radius): (T, T, T),
     ) -> Result<T, Error> {
         let SobaStep { x, y, v, next_x, next_y, next_v } = self;
-        candidate(b, "y", t, (y, -rho, d_y), next_y)?;
+        candidate((b, limit), "y", t, (y, -rho, d_y), next_y)?;
         next_v.copy_from_slice(v);
         let projection = b.step_project(next_v, d_v, rho, radius).map_err(diverged_on_nonfinite("v", t))?;
         // Without a finite radius `step_project` does not look at the entries.
-        check_finite("v", next_v, t)?;
-        candidate(b, "x", t, (x, -gamma, d_x), next_x)?;
+        check_bounded("v", next_v, t, limit)?;
+        candidate((b, limit), "x", t, (x, -gamma, d_x), next_x)?;
         commit([(x, &*next_x), (y, &*next_y), (v, &*next_v)]);
         Ok(projection)
     }

@@ -155,6 +155,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
         let zeta = problem.sample_inner(rng);
         let xi = problem.sample_outer(rng);
         let (p, q) = (self.core.p, self.core.q);
+        let limit = self.core.limit;
         let w = Workspace::split(self.core.buffer(), p, q);
 
         // Directions at (x_t, y_t, v_t): D_y = Gy, D_v = HVP + Fy, D_x = JVP + Fx.
@@ -171,7 +172,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
 
         let next = SobaStep { x: w.x, y: w.y, v: w.v, next_x: w.next_x, next_y: w.next_y, next_v: w.next_v };
         let projection =
-            next.apply(b, t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius_t(self.config.v_radius)))?;
+            next.apply((b, limit), t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius_t(self.config.v_radius)))?;
         self.core.t = t + 1;
         Ok(StepReport::soba(t, gamma, rho, projection))
     }
