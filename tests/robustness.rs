@@ -4,9 +4,7 @@
 //! errors; inner problems that are not strongly convex end in `Diverged`
 //! instead of `Ok` steps towards overflow.
 
-use std::cell::Cell;
-
-use bilevel::oracles::{FiniteSum, FirstOrder, Glm, Problem, SecondOrder};
+use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder};
 use bilevel::quadratic::Quadratic;
 use bilevel::solvers::sampling::Reshuffled;
 use bilevel::solvers::{
@@ -15,125 +13,11 @@ use bilevel::solvers::{
 };
 use bilevel::{Error, Float, kernels::Delta};
 use bilevel_problems::synthetic::LogisticDataset;
+use bilevel_problems::testing::Poisoned;
 use proptest::prelude::*;
 use rand_core::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
-
-/// A problem whose oracle call number `at` (counting every oracle and GLM
-/// coefficient call) returns `value` in every output.
-struct Poisoned<'a, P, T> {
-    inner: &'a P,
-    calls: Cell<u64>,
-    at: u64,
-    value: T,
-}
-
-impl<'a, P, T: Float> Poisoned<'a, P, T> {
-    fn new(inner: &'a P, at: u64, value: T) -> Self {
-        Poisoned { inner, calls: Cell::new(0), at, value }
-    }
-    fn hit(&self) -> bool {
-        let c = self.calls.get();
-        self.calls.set(c + 1);
-        c == self.at
-    }
-    fn spoil(&self, outs: [Option<&mut [T]>; 2]) {
-        if self.hit() {
-            outs.into_iter().flatten().for_each(|o| o.fill(self.value));
-        }
-    }
-}
-
-impl<P: Problem<T>, T: Float> Problem<T> for Poisoned<'_, P, T> {
-    type Sample = P::Sample;
-    fn dim_x(&self) -> usize {
-        self.inner.dim_x()
-    }
-    fn dim_y(&self) -> usize {
-        self.inner.dim_y()
-    }
-    fn sample_inner<R: Rng + ?Sized>(&self, rng: &mut R) -> P::Sample {
-        self.inner.sample_inner(rng)
-    }
-    fn sample_outer<R: Rng + ?Sized>(&self, rng: &mut R) -> P::Sample {
-        self.inner.sample_outer(rng)
-    }
-}
-
-impl<P: FirstOrder<T>, T: Float> FirstOrder<T> for Poisoned<'_, P, T> {
-    fn grad_g(&self, x: &[T], y: &[T], s: &P::Sample, mut gx: Option<&mut [T]>, mut gy: Option<&mut [T]>) {
-        self.inner.grad_g(x, y, s, gx.as_deref_mut(), gy.as_deref_mut());
-        self.spoil([gx, gy]);
-    }
-    fn grad_f(&self, x: &[T], y: &[T], s: &P::Sample, mut fx: Option<&mut [T]>, mut fy: Option<&mut [T]>) {
-        self.inner.grad_f(x, y, s, fx.as_deref_mut(), fy.as_deref_mut());
-        self.spoil([fx, fy]);
-    }
-}
-
-impl<P: SecondOrder<T>, T: Float> SecondOrder<T> for Poisoned<'_, P, T> {
-    fn hvp_jvp_g(
-        &self,
-        x: &[T],
-        y: &[T],
-        v: &[T],
-        s: &P::Sample,
-        mut hv: Option<&mut [T]>,
-        mut jv: Option<&mut [T]>,
-    ) {
-        self.inner.hvp_jvp_g(x, y, v, s, hv.as_deref_mut(), jv.as_deref_mut());
-        self.spoil([hv, jv]);
-    }
-}
-
-impl<P: FiniteSum<T>, T: Float> FiniteSum<T> for Poisoned<'_, P, T> {
-    fn n_inner(&self) -> usize {
-        self.inner.n_inner()
-    }
-    fn n_outer(&self) -> usize {
-        self.inner.n_outer()
-    }
-    fn inner_batch(&self, i: usize) -> P::Sample {
-        self.inner.inner_batch(i)
-    }
-    fn outer_batch(&self, j: usize) -> P::Sample {
-        self.inner.outer_batch(j)
-    }
-    fn inner_weight(&self, i: usize) -> T {
-        self.inner.inner_weight(i)
-    }
-    fn outer_weight(&self, j: usize) -> T {
-        self.inner.outer_weight(j)
-    }
-}
-
-impl<P: Glm<T>, T: Float> Glm<T> for Poisoned<'_, P, T> {
-    fn glm_n_inner(&self) -> usize {
-        self.inner.glm_n_inner()
-    }
-    fn glm_n_outer(&self) -> usize {
-        self.inner.glm_n_outer()
-    }
-    fn glm_inner_row(&self, i: usize) -> &[T] {
-        self.inner.glm_inner_row(i)
-    }
-    fn glm_outer_row(&self, j: usize) -> &[T] {
-        self.inner.glm_outer_row(j)
-    }
-    fn glm_inner_coefs(&self, y: &[T], v: &[T], i: usize) -> (T, T) {
-        let c = self.inner.glm_inner_coefs(y, v, i);
-        if self.hit() { (self.value, c.1) } else { c }
-    }
-    fn glm_outer_coef(&self, y: &[T], j: usize) -> T {
-        let c = self.inner.glm_outer_coef(y, j);
-        if self.hit() { self.value } else { c }
-    }
-    fn glm_exact(&self, x: &[T], y: &[T], v: &[T], ry: &mut [T], rv: &mut [T], rx: &mut [T]) {
-        self.inner.glm_exact(x, y, v, ry, rv, rx);
-        self.spoil([Some(ry), Some(rx)]);
-    }
-}
 
 fn state_bits<T: Float, S: Checkpoint<T>>(s: &S) -> (Vec<u64>, u64, u64) {
     let mut out = vec![T::ZERO; s.state_len()];

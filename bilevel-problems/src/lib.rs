@@ -15,6 +15,7 @@
 //! | [`per_sample`] | the §10.1 quadratic with one dense matrix per sample (benchopt's shape), one-pass fused inner oracle | `alloc` |
 //! | [`synthetic`] | seeded IJCNN1-shaped data ([`LogisticDataset`](synthetic::LogisticDataset)) | `alloc` |
 //! | [`pipeline`] | CSV parsing, the UCI digits, splits, standardization, label corruption | `alloc` (gzip: `std`) |
+//! | [`testing`] | [`Poisoned`](testing::Poisoned): a problem whose oracle call `k` returns a chosen value (NaN, ∞, MAX) | — |
 //! | [`DataError`] | what reading a data file can do wrong | — |
 //!
 //! The problems borrow their data, so they work without `alloc`:
@@ -49,6 +50,7 @@ pub mod pipeline;
 pub mod softmax;
 #[cfg(feature = "alloc")]
 pub mod synthetic;
+pub mod testing;
 mod util;
 
 pub use error::DataError;

@@ -107,23 +107,33 @@ impl<T: Float> Kernel for DenseUpdate<'_, T> {
     }
 }
 
-/// The read-only half of [`DenseUpdate`]: `dir = new − row + (avg + comp)`.
+/// The read-only half of [`DenseUpdate`]: `dir = new − row + (avg + comp)`;
+/// returns whether the direction and the average the store would leave are
+/// all finite (the store computes the same values).
 struct DenseDirection<'a, T> {
     row: &'a [T],
     avg: &'a [T],
     comp: &'a [T],
     new: &'a [T],
     dir: &'a mut [T],
+    w: T,
 }
 
 impl<T: Float> Kernel for DenseDirection<'_, T> {
-    type Output = ();
+    type Output = bool;
     #[inline(always)]
-    fn run<M: MulAdd>(self) {
+    fn run<M: MulAdd>(self) -> bool {
+        let w = self.w;
+        let mut finite = true;
         let it = self.row.iter().zip(self.avg).zip(self.comp);
         for (((&r, &a), &c), (&g, o)) in it.zip(self.new.iter().zip(self.dir.iter_mut())) {
-            *o = (g - r) + (a + c);
+            let diff = g - r;
+            *o = diff + (a + c);
+            let (mut a2, mut c2) = (a, c);
+            neumaier_add(&mut a2, &mut c2, w * diff);
+            finite &= o.is_finite() & a2.is_finite() & c2.is_finite();
         }
+        finite
     }
 }
 
@@ -323,29 +333,39 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> SagaTable<T, S> {
     /// step it forms from `dir` and drop it without touching the table.
     ///
     /// Errors: [`Error::IndexOutOfRange`]; [`Error::LengthMismatch`] for
-    /// `new` or `dir`.
+    /// `new` or `dir`; [`Error::InvalidParameter`] for a weight that is not
+    /// finite; [`Error::NonFinite`] (`"table"`) if the direction, or the
+    /// average that `store(i, w, new)` would leave, is not finite (`dir` is
+    /// written; the table is never changed).
     ///
     /// ```
     /// use bilevel::kernels::{RowWeights, SagaTable};
     /// let mut t = SagaTable::zeroed([0.0f64; 4], 2, 1, RowWeights::Uniform)?;
     /// let mut dir = [0.0];
-    /// t.direction(0, &[4.0], &mut dir)?;
+    /// t.direction(0, 0.5, &[4.0], &mut dir)?;
     /// assert_eq!((dir, t.row(0)), ([4.0], Some(&[0.0][..]))); // table untouched
     /// t.store(0, 0.5, &[4.0])?;
     /// assert_eq!(t.row(0), Some(&[4.0][..]));
     /// # Ok::<(), bilevel::Error>(())
     /// ```
-    pub fn direction(&self, i: usize, new: &[T], dir: &mut [T]) -> Result<(), Error> {
+    pub fn direction(&self, i: usize, w: T, new: &[T], dir: &mut [T]) -> Result<(), Error> {
         let (n, d) = (self.n, self.d);
         if i >= n {
             return Err(Error::IndexOutOfRange { what: "row", index: i, len: n });
         }
         check_len("new", d, new.len())?;
         check_len("dir", d, dir.len())?;
+        if !w.is_finite() {
+            return Err(Error::InvalidParameter { name: "weight", requirement: "finite" });
+        }
         let s = self.storage.as_ref();
         let nd = n * d;
         let (row, avg, comp) = (&s[i * d..(i + 1) * d], &s[nd..nd + d], &s[nd + d..nd + 2 * d]);
-        self.backend.run(DenseDirection { row, avg, comp, new, dir })
+        if self.backend.run(DenseDirection { row, avg, comp, new, dir, w })? {
+            Ok(())
+        } else {
+            Err(Error::NonFinite { what: "table" })
+        }
     }
 
     /// The writing half of [`SagaTable::update_weighted`]:
@@ -469,7 +489,9 @@ impl<T: Float> Kernel for ScalarUpdate<'_, T> {
     }
 }
 
-/// The read-only half of [`ScalarUpdate`]: `dir = a_f (s_c − s_i,c) + avg`.
+/// The read-only half of [`ScalarUpdate`]: `dir = a_f (s_c − s_i,c) + avg`;
+/// returns whether the direction and the average the store would leave are
+/// all finite.
 struct ScalarDirection<'a, T> {
     coef: &'a [T],
     new: &'a [T],
@@ -477,20 +499,27 @@ struct ScalarDirection<'a, T> {
     avg: &'a [T],
     comp: &'a [T],
     dir: &'a mut [T],
+    w: T,
 }
 
 impl<T: Float> Kernel for ScalarDirection<'_, T> {
-    type Output = ();
+    type Output = bool;
     #[inline(always)]
-    fn run<M: MulAdd>(self) {
-        let k = self.coef.len();
+    fn run<M: MulAdd>(self) -> bool {
+        let (k, w) = (self.coef.len(), self.w);
+        let mut finite = true;
         let blocks =
             self.avg.chunks_exact(k).zip(self.comp.chunks_exact(k)).zip(self.dir.chunks_exact_mut(k));
         for (((a, c), o), &af) in blocks.zip(self.feature) {
             for j in 0..k {
-                o[j] = af * (self.new[j] - self.coef[j]) + (a[j] + c[j]);
+                let diff = af * (self.new[j] - self.coef[j]);
+                o[j] = diff + (a[j] + c[j]);
+                let (mut a2, mut c2) = (a[j], c[j]);
+                neumaier_add(&mut a2, &mut c2, w * diff);
+                finite &= o[j].is_finite() & a2.is_finite() & c2.is_finite();
             }
         }
+        finite
     }
 }
 
@@ -643,7 +672,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> ScalarSagaTable<T, S> {
     /// [`ScalarSagaTable::store`] with the same arguments it gives exactly
     /// the bits of `update`.
     ///
-    /// Errors: as [`ScalarSagaTable::update`].
+    /// Errors: as [`ScalarSagaTable::update`]; [`Error::NonFinite`]
+    /// (`"table"`) if the direction, or the average that `store` would leave,
+    /// is not finite (the table is never changed).
     ///
     /// ```
     /// use bilevel::kernels::{RowWeights, ScalarSagaTable};
@@ -663,7 +694,12 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> ScalarSagaTable<T, S> {
         let s = self.storage.as_ref();
         let nk = n * k;
         let (coef, avg, comp) = (&s[i * k..(i + 1) * k], &s[nk..nk + d * k], &s[nk + d * k..nk + 2 * d * k]);
-        self.backend.run(ScalarDirection { coef, new, feature, avg, comp, dir })
+        let w = self.weights.weight::<T>(i, n);
+        if self.backend.run(ScalarDirection { coef, new, feature, avg, comp, dir, w })? {
+            Ok(())
+        } else {
+            Err(Error::NonFinite { what: "table" })
+        }
     }
 
     /// The writing half of [`ScalarSagaTable::update`]:

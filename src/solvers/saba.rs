@@ -56,7 +56,7 @@ use rand_core::Rng;
 use super::checkpoint::impl_checkpoint;
 use super::config::{SabaConfig, SabaInit};
 use super::sampling::{RowSampler, WithReplacement};
-use super::shared::{Core, SobaStep, checked_weight, radius_t, to_t, workspace};
+use super::shared::{Core, SobaStep, checked_weight, diverged_on_nonfinite, radius_t, to_t, workspace};
 use super::{StepReport, impl_solver};
 use crate::error::Error;
 use crate::kernels::{RowWeights, SagaTable};
@@ -208,6 +208,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> Saba<T, S, M> {
                 t.f_y.store(r, problem.outer_weight(r), w.f_y)?;
                 t.f_x.store(r, problem.outer_weight(r), w.f_x)?;
             }
+            if buf[..need].iter().any(|v| !v.is_finite()) {
+                return Err(Error::Diverged { variable: "tables", iteration: 0 });
+            }
         }
         Ok(Saba { config, core, tables, n, m, sampler: WithReplacement })
     }
@@ -332,12 +335,12 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> Saba<T,
         problem.grad_f(w.x, w.y, &xi, Some(w.f_x), Some(w.f_y));
 
         // SAGA directions (§9.4), read without writing the tables.
-        tables.g_y.direction(i, w.g_y, w.d_y)?;
-        tables.hvp.direction(i, w.hvp, w.d_v)?;
-        tables.f_y.direction(j, w.f_y, w.tmp_q)?;
+        tables.g_y.direction(i, wi, w.g_y, w.d_y).map_err(diverged_on_nonfinite("y", t))?;
+        tables.hvp.direction(i, wi, w.hvp, w.d_v).map_err(diverged_on_nonfinite("v", t))?;
+        tables.f_y.direction(j, wj, w.f_y, w.tmp_q).map_err(diverged_on_nonfinite("v", t))?;
         b.axpy(T::ONE, w.tmp_q, w.d_v)?;
-        tables.jvp.direction(i, w.jvp, w.d_x)?;
-        tables.f_x.direction(j, w.f_x, w.tmp_p)?;
+        tables.jvp.direction(i, wi, w.jvp, w.d_x).map_err(diverged_on_nonfinite("x", t))?;
+        tables.f_x.direction(j, wj, w.f_x, w.tmp_p).map_err(diverged_on_nonfinite("x", t))?;
         b.axpy(T::ONE, w.tmp_p, w.d_x)?;
 
         let next = SobaStep { x: w.x, y: w.y, v: w.v, next_x: w.next_x, next_y: w.next_y, next_v: w.next_v };

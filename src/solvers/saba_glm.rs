@@ -44,7 +44,7 @@ use rand_core::Rng;
 
 use super::checkpoint::impl_checkpoint;
 use super::sampling::{RowSampler, WithReplacement};
-use super::shared::{Core, SobaStep, check_finite, radius_t, to_t, workspace};
+use super::shared::{Core, SobaStep, check_finite, diverged_on_nonfinite, radius_t, to_t, workspace};
 use super::{SabaConfig, SabaInit, StepReport, impl_solver};
 use crate::error::{Error, check_len};
 use crate::kernels::{RowWeights, ScalarSagaTable};
@@ -191,6 +191,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>> SabaGlm<T, S, M> {
                 check_len("outer feature row", q, b.len())?;
                 t.outer.store(r, &[tj], b)?;
             }
+            if buf[..need].iter().any(|v| !v.is_finite()) {
+                return Err(Error::Diverged { variable: "tables", iteration: 0 });
+            }
         }
         Ok(SabaGlm { config, core, tables, n, m, sampler: WithReplacement })
     }
@@ -317,10 +320,10 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> SabaGlm
         check_finite("x", w.d_x, t)?;
 
         // Scalar SAGA directions (§9.4), read without writing, plus the exact parts.
-        tables.grad.direction(i, &[s], a, w.d_y)?;
+        tables.grad.direction(i, &[s], a, w.d_y).map_err(diverged_on_nonfinite("y", t))?;
         b.axpy(T::ONE, w.r_y, w.d_y)?;
-        tables.hvp.direction(i, &[u], a, w.d_v)?;
-        tables.outer.direction(j, &[tj], bj, w.d_t)?;
+        tables.hvp.direction(i, &[u], a, w.d_v).map_err(diverged_on_nonfinite("v", t))?;
+        tables.outer.direction(j, &[tj], bj, w.d_t).map_err(diverged_on_nonfinite("v", t))?;
         b.axpy(T::ONE, w.d_t, w.d_v)?;
         b.axpy(T::ONE, w.r_v, w.d_v)?;
 
