@@ -9,6 +9,8 @@ use crate::error::{Error, check_len};
 struct AxpyInto<'a, T> {
     a: T,
     x: &'a [T],
+    /// A second direction added to `x` first (`out ← y + a·(x + x2)`).
+    x2: Option<&'a [T]>,
     y: &'a [T],
     out: &'a mut [T],
     /// Every `|out_i|` must be `≤ limit` (`MAX`: finite).
@@ -21,12 +23,24 @@ impl<T: Float> Kernel for AxpyInto<'_, T> {
     fn run<M: MulAdd>(self) -> bool {
         let (a, limit) = (self.a, self.limit);
         let mut bounded = true;
-        for ((o, &x), &y) in self.out.iter_mut().zip(self.x).zip(self.y) {
-            // Elementwise: the same expression as `axpy` (never fused).
-            let v = y + a * x;
-            *o = v;
-            // False for NaN as well.
-            bounded &= v.abs() <= limit;
+        match self.x2 {
+            None => {
+                for ((o, &x), &y) in self.out.iter_mut().zip(self.x).zip(self.y) {
+                    // Elementwise: the same expression as `axpy` (never fused).
+                    let v = y + a * x;
+                    *o = v;
+                    // False for NaN as well.
+                    bounded &= v.abs() <= limit;
+                }
+            }
+            Some(x2) => {
+                for (((o, &x), &x2), &y) in self.out.iter_mut().zip(self.x).zip(x2).zip(self.y) {
+                    // The bits of `axpy(1, x2, x)` followed by `axpy(a, x, y)`.
+                    let v = y + a * (x + x2);
+                    *o = v;
+                    bounded &= v.abs() <= limit;
+                }
+            }
         }
         bounded
     }
@@ -52,25 +66,29 @@ impl Backend {
     /// ```
     #[inline]
     pub fn axpy_into<T: Float>(self, a: T, x: &[T], y: &[T], out: &mut [T]) -> Result<(), Error> {
-        self.axpy_into_bounded(a, x, y, out, T::MAX_T)
+        self.axpy_into_bounded(a, (x, None), y, out, T::MAX_T)
     }
 
-    /// [`Backend::axpy_into`] with every entry of the result checked
-    /// against `limit` instead of against `MAX`: a solver's growth guard.
+    /// [`Backend::axpy_into`] with `x + x2` as the direction when `x2` is
+    /// given, and every entry of the result checked against `limit` instead of
+    /// against `MAX`: a solver's candidate step and growth guard in one pass.
     pub(crate) fn axpy_into_bounded<T: Float>(
         self,
         a: T,
-        x: &[T],
+        (x, x2): (&[T], Option<&[T]>),
         y: &[T],
         out: &mut [T],
         limit: T,
     ) -> Result<(), Error> {
         check_len("x", y.len(), x.len())?;
         check_len("out", y.len(), out.len())?;
+        if let Some(x2) = x2 {
+            check_len("x2", y.len(), x2.len())?;
+        }
         if !a.is_finite() {
             return Err(Error::NonFinite { what: "a" });
         }
-        if self.run(AxpyInto { a, x, y, out, limit })? {
+        if self.run(AxpyInto { a, x, x2, y, out, limit })? {
             Ok(())
         } else {
             Err(Error::NonFinite { what: "out" })

@@ -338,14 +338,14 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> Saba<T,
         tables.g_y.direction(i, wi, w.g_y, w.d_y).map_err(diverged_on_nonfinite("y", t))?;
         tables.hvp.direction(i, wi, w.hvp, w.d_v).map_err(diverged_on_nonfinite("v", t))?;
         tables.f_y.direction(j, wj, w.f_y, w.tmp_q).map_err(diverged_on_nonfinite("v", t))?;
-        b.axpy(T::ONE, w.tmp_q, w.d_v)?;
+
         tables.jvp.direction(i, wi, w.jvp, w.d_x).map_err(diverged_on_nonfinite("x", t))?;
         tables.f_x.direction(j, wj, w.f_x, w.tmp_p).map_err(diverged_on_nonfinite("x", t))?;
-        b.axpy(T::ONE, w.tmp_p, w.d_x)?;
 
         let next = SobaStep { x: w.x, y: w.y, v: w.v, next_x: w.next_x, next_y: w.next_y, next_v: w.next_v };
         let radius = radius_t(self.config.v_radius);
-        let projection = next.apply((b, limit), t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius))?;
+        let dirs = [(&*w.d_x, Some(&*w.tmp_p)), (&*w.d_y, None), (&*w.d_v, Some(&*w.tmp_q))];
+        let projection = next.apply((b, limit), t, dirs, (rho, gamma, radius))?;
         // The step is committed: store the fresh quantities (cannot fail:
         // rows, lengths and weights were checked above).
         tables.g_y.store(i, wi, w.g_y)?;

@@ -321,15 +321,16 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> SabaGlm
 
         // Scalar SAGA directions (§9.4), read without writing, plus the exact parts.
         tables.grad.direction(i, &[s], a, w.d_y).map_err(diverged_on_nonfinite("y", t))?;
-        b.axpy(T::ONE, w.r_y, w.d_y)?;
+
         tables.hvp.direction(i, &[u], a, w.d_v).map_err(diverged_on_nonfinite("v", t))?;
         tables.outer.direction(j, &[tj], bj, w.d_t).map_err(diverged_on_nonfinite("v", t))?;
-        b.axpy(T::ONE, w.d_t, w.d_v)?;
+
         b.axpy(T::ONE, w.r_v, w.d_v)?;
 
         let next = SobaStep { x: w.x, y: w.y, v: w.v, next_x: w.next_x, next_y: w.next_y, next_v: w.next_v };
         let radius = radius_t(self.config.v_radius);
-        let projection = next.apply((b, limit), t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius))?;
+        let dirs = [(&*w.d_x, None), (&*w.d_y, Some(&*w.r_y)), (&*w.d_v, Some(&*w.d_t))];
+        let projection = next.apply((b, limit), t, dirs, (rho, gamma, radius))?;
         // Committed: store the coefficients (cannot fail, checked above).
         tables.grad.store(i, &[s], a)?;
         tables.hvp.store(i, &[u], a)?;

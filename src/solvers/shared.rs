@@ -242,8 +242,12 @@ pub(crate) fn candidate<T: Float>(
     (cur, a, d): (&[T], T, &[T]),
     next: &mut [T],
 ) -> Result<(), Error> {
-    b.axpy_into_bounded(a, d, cur, next, limit).map_err(diverged_on_nonfinite(variable, t))
+    b.axpy_into_bounded(a, (d, None), cur, next, limit).map_err(diverged_on_nonfinite(variable, t))
 }
+
+/// A direction given as one vector or as the sum of two (the sum is formed
+/// inside the candidate pass, with the bits of adding it first).
+pub(crate) type Direction<'d, T> = (&'d [T], Option<&'d [T]>);
 
 /// `Err(Diverged)` unless every entry is finite (for oracle outputs).
 #[inline]
@@ -283,7 +287,9 @@ pub(crate) fn shift<T: Float, const N: usize>(triples: [(&mut [T], &mut [T], &[T
 
 /// The SOBA-family step (§2, §3): `y ← y − ρ D_y`, `v ← Π_r(v − ρ D_v)`,
 /// `x ← x − γ D_x`, formed as candidates in `next_*` and committed only if
-/// all are finite. Returns the projection factor; nothing changes on error.
+/// all are within the growth guard. Each direction may be a sum of two
+/// vectors, added inside the candidate pass. Returns the projection factor;
+/// nothing changes on error.
 pub(crate) struct SobaStep<'s, T> {
     pub(crate) x: &'s mut [T],
     pub(crate) y: &'s mut [T],
@@ -300,16 +306,33 @@ impl<T: Float> SobaStep<'_, T> {
         self,
         (b, limit): (Backend, T),
         t: u64,
-        [d_x, d_y, d_v]: [&[T]; 3],
+        [d_x, d_y, d_v]: [Direction<'_, T>; 3],
         (rho, gamma, radius): (T, T, T),
     ) -> Result<T, Error> {
         let SobaStep { x, y, v, next_x, next_y, next_v } = self;
-        candidate((b, limit), "y", t, (y, -rho, d_y), next_y)?;
-        next_v.copy_from_slice(v);
-        let projection = b.step_project(next_v, d_v, rho, radius).map_err(diverged_on_nonfinite("v", t))?;
-        // Without a finite radius `step_project` does not look at the entries.
-        check_bounded("v", next_v, t, limit)?;
-        candidate((b, limit), "x", t, (x, -gamma, d_x), next_x)?;
+        let step = |var, cur: &[T], a, d: Direction<'_, T>, out: &mut [T]| {
+            b.axpy_into_bounded(a, d, cur, out, limit).map_err(diverged_on_nonfinite(var, t))
+        };
+        step("y", y, -rho, d_y, next_y)?;
+        let projection = if radius == T::INFINITY_T {
+            step("v", v, -rho, d_v, next_v)?;
+            T::ONE
+        } else {
+            // The projection needs the whole stepped vector: sum, step, project.
+            next_v.copy_from_slice(v);
+            let d = match d_v.1 {
+                Some(d2) => {
+                    next_x.copy_from_slice(d_v.0);
+                    b.axpy(T::ONE, d2, next_x)?;
+                    &*next_x
+                }
+                None => d_v.0,
+            };
+            let s = b.step_project(next_v, d, rho, radius).map_err(diverged_on_nonfinite("v", t))?;
+            check_bounded("v", next_v, t, limit)?;
+            s
+        };
+        step("x", x, -gamma, d_x, next_x)?;
         commit([(x, &*next_x), (y, &*next_y), (v, &*next_v)]);
         Ok(projection)
     }

@@ -15,7 +15,7 @@
 //! - Oracle calls per iteration: 1 [`inner_eval`](crate::oracles::SecondOrder::inner_eval)
 //!   (`∇_y g`, `H v`, `J v` on the same `ζ`, one pass), 1 `grad_f` (both
 //!   gradients, same `ξ`). `∇_x g` is never requested.
-//! - Memory: `workspace_len(p, q) = 3p + 7q` (state `p + 2q`, directions,
+//! - Memory: `workspace_len(p, q) = 4p + 7q` (state `p + 2q`, directions,
 //!   next iterate); time `O(p + q)` per iteration plus the oracles.
 //! - Complexity (§2): `Õ(ε^(−2))` samples with `ρ_t, γ_t ∝ t^(−1/2)`.
 //!
@@ -53,15 +53,15 @@ workspace! {
     /// outer `y`-gradient and the candidate iterate.
     struct Workspace(p, q) {
         state { v: q }
-        scratch { d_y: q, d_v: q, d_x: p, f_y: q, next_x: p, next_y: q, next_v: q }
+        scratch { d_y: q, d_v: q, d_x: p, f_y: q, f_x: p, next_x: p, next_y: q, next_v: q }
     }
 }
 
 /// Length of the buffer a [`Soba`] with `x ∈ R^p`, `y ∈ R^q` needs:
-/// `3p + 7q` (saturating).
+/// `4p + 7q` (saturating).
 ///
 /// ```
-/// assert_eq!(bilevel::solvers::soba::workspace_len(3, 5), 3 * 3 + 7 * 5);
+/// assert_eq!(bilevel::solvers::soba::workspace_len(3, 5), 4 * 3 + 7 * 5);
 /// ```
 pub const fn workspace_len(p: usize, q: usize) -> usize {
     Workspace::<f64>::len(p, q)
@@ -95,7 +95,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     /// ```
     /// use bilevel::{Error, solvers::{Soba, SobaConfig}};
     /// let e = Soba::new(SobaConfig::default(), [0.0f64; 5], &[0.0], &[0.0]).unwrap_err();
-    /// assert!(matches!(e, Error::LengthMismatch { what: "storage", expected: 10, found: 5 }));
+    /// assert!(matches!(e, Error::LengthMismatch { what: "storage", expected: 11, found: 5 }));
     /// ```
     pub fn new(config: SobaConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
@@ -106,7 +106,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     ///
     /// ```
     /// # use bilevel::solvers::{Soba, SobaConfig};
-    /// let s = Soba::new(SobaConfig::default(), [0.0; 10], &[0.0], &[0.0])?;
+    /// let s = Soba::new(SobaConfig::default(), [0.0; 11], &[0.0], &[0.0])?;
     /// assert_eq!(s.config().v_radius, f64::INFINITY);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
@@ -118,7 +118,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     ///
     /// ```
     /// # use bilevel::solvers::{Soba, SobaConfig};
-    /// assert_eq!(Soba::new(SobaConfig::default(), [0.0f64; 10], &[0.0], &[3.0])?.v(), &[0.0]);
+    /// assert_eq!(Soba::new(SobaConfig::default(), [0.0f64; 11], &[0.0], &[3.0])?.v(), &[0.0]);
     /// # Ok::<(), bilevel::Error>(())
     /// ```
     pub fn v(&self) -> &[T] {
@@ -136,7 +136,7 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     /// use bilevel::solvers::{Iterates, Soba, SobaConfig};
     /// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
     /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
-    /// let mut s = Soba::new(SobaConfig::default(), [0.0; 10], &[1.0], &[0.5])?;
+    /// let mut s = Soba::new(SobaConfig::default(), [0.0; 11], &[1.0], &[0.5])?;
     /// let r = s.step(&pb, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
     /// // y = y*(1), v = 0: D_x = Fx = ρx = 0.1, so x moves by −γ_0 · 0.1.
     /// assert!((s.x()[0] - (1.0 - r.step_x * 0.1)).abs() < 1e-16);
@@ -166,13 +166,16 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
             jvp: Some(&mut *w.d_x),
         };
         problem.inner_eval(w.x, w.y, w.v, &zeta, inner);
-        problem.grad_f(w.x, w.y, &xi, Some(w.next_x), Some(w.f_y));
-        b.axpy(T::ONE, w.f_y, w.d_v)?;
-        b.axpy(T::ONE, w.next_x, w.d_x)?;
+        problem.grad_f(w.x, w.y, &xi, Some(w.f_x), Some(w.f_y));
+        // D_v = HVP + Fy and D_x = JVP + Fx are summed inside the candidate pass.
 
         let next = SobaStep { x: w.x, y: w.y, v: w.v, next_x: w.next_x, next_y: w.next_y, next_v: w.next_v };
-        let projection =
-            next.apply((b, limit), t, [w.d_x, w.d_y, w.d_v], (rho, gamma, radius_t(self.config.v_radius)))?;
+        let projection = next.apply(
+            (b, limit),
+            t,
+            [(w.d_x, Some(w.f_x)), (w.d_y, None), (w.d_v, Some(w.f_y))],
+            (rho, gamma, radius_t(self.config.v_radius)),
+        )?;
         self.core.t = t + 1;
         Ok(StepReport::soba(t, gamma, rho, projection))
     }
