@@ -6,7 +6,9 @@
 use bilevel::Error;
 use bilevel::oracles::uniform_index;
 use bilevel::schedule::Step;
-use bilevel::solvers::{Control, Iterates, SabaConfig, SabaGlm, SabaInit, Soba, SobaConfig, Solver};
+use bilevel::solvers::{
+    Control, Iterates, LinearSystem, SabaConfig, SabaGlm, SabaInit, Soba, SobaConfig, Solver,
+};
 use bilevel_problems::synthetic::LogisticDataset;
 use nalgebra::{DMatrix, DVector};
 use rand_xoshiro::Xoshiro256PlusPlus;

@@ -11,7 +11,8 @@ use bilevel::Error;
 use bilevel::quadratic::Quadratic;
 use bilevel::schedule::{Momentum, Penalty, Step};
 use bilevel::solvers::{
-    Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Iterates, Soba, SobaConfig, Solver,
+    Control, F2sa, F2saConfig, F3sa, F3saConfig, Fmbo, FmboConfig, Iterates, LinearSystem, PenaltyMethod,
+    Soba, SobaConfig, Solver,
 };
 use nalgebra::{DMatrix, DVector};
 use rand_xoshiro::Xoshiro256PlusPlus;

@@ -95,7 +95,7 @@ pub trait Checkpoint<T: Float>: Iterates<T> + sealed::Parts<T> {
     /// hold.
     ///
     /// ```
-    /// use bilevel::solvers::{Checkpoint, Counters, Iterates, Soba, SobaConfig};
+    /// use bilevel::solvers::{LinearSystem, Checkpoint, Counters, Iterates, Soba, SobaConfig};
     /// let mut s = Soba::new_owned(SobaConfig::default(), &[1.0f64], &[2.0])?;
     /// s.restore(&[5.0, 6.0, 7.0], Counters { iteration: 4, penalty: 0.0 })?;
     /// assert_eq!((s.x(), s.y(), s.v(), s.iteration()), (&[5.0][..], &[6.0][..], &[7.0][..], 4));

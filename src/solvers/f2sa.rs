@@ -49,7 +49,7 @@ use rand_core::Rng;
 use super::checkpoint::impl_checkpoint;
 use super::config::F2saConfig;
 use super::shared::{
-    Core, PenaltySteps, candidate, check_bounded, commit, diverged_on_nonfinite, initial_penalty, workspace,
+    Core, PenaltySteps, candidate, check_bounded, commit, diverged_on_nonfinite, penalty_start, workspace,
 };
 use super::{StepReport, impl_solver};
 use crate::Float;
@@ -77,7 +77,7 @@ pub const fn workspace_len(p: usize, q: usize) -> usize {
 /// The F2SA solver on storage `S` (see the [module docs](self)).
 ///
 /// ```
-/// use bilevel::solvers::{F2sa, F2saConfig, Iterates, f2sa};
+/// use bilevel::solvers::{PenaltyMethod, F2sa, F2saConfig, Iterates, f2sa};
 /// let s = F2sa::new(F2saConfig::default(), [0.0f64; f2sa::workspace_len(1, 1)], &[1.0], &[2.0])?;
 /// assert_eq!((s.y(), s.z(), s.penalty()), (&[2.0][..], &[2.0][..], 10.0));
 /// # Ok::<(), bilevel::Error>(())
@@ -103,11 +103,8 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
     /// ```
     pub fn new(config: F2saConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
-        let mut core = Core::new(storage, (workspace_len, Workspace::<T>::state_len), x0, y0)?;
-        let (p, q) = (core.p, core.q);
-        let w = Workspace::split(core.buffer(), p, q);
-        w.z.copy_from_slice(w.y);
-        let lambda = initial_penalty::<T>(&config.penalty)?;
+        let (core, lambda) =
+            penalty_start(storage, (workspace_len, Workspace::<T>::state_len), (x0, y0), &config.penalty)?;
         Ok(F2sa { config, core, lambda })
     }
 
@@ -121,29 +118,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F2sa<T, S> {
     /// ```
     pub fn config(&self) -> &F2saConfig {
         &self.config
-    }
-
-    /// Inner iterate `z_k ≈ y*(x)`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{F2sa, F2saConfig};
-    /// assert_eq!(F2sa::new_owned(F2saConfig::default(), &[5.0f64], &[1.0])?.z(), &[1.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn z(&self) -> &[T] {
-        self.core.after_y(0, self.core.q)
-    }
-
-    /// The penalty `λ_k` the next iteration uses (in `T`, as
-    /// [`StepReport::penalty`]).
-    ///
-    /// ```
-    /// # use bilevel::solvers::{F2sa, F2saConfig};
-    /// assert_eq!(F2sa::new_owned(F2saConfig::default(), &[0.0f32], &[0.0])?.penalty(), 10.0f32);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn penalty(&self) -> T {
-        T::from_f64(self.lambda)
     }
 
     /// One F2SA iteration (§4; see the [module docs](self)): `T` inner steps
@@ -233,5 +207,5 @@ impl<T: Float> F2sa<T, alloc::vec::Vec<T>> {
     }
 }
 
-impl_solver!(F2sa<T, S> where [], FirstOrder<T>);
+impl_solver!(penalty: F2sa<T, S> where [], FirstOrder<T>);
 impl_checkpoint!(F2sa<T, S> where [], tables: none, penalty: lambda);

@@ -48,8 +48,8 @@ use rand_core::Rng;
 use super::checkpoint::impl_checkpoint;
 use super::config::F3saConfig;
 use super::shared::{
-    Core, PenaltySteps, candidate, check_bounded, commit, diverged_on_nonfinite, initial_penalty, shift,
-    to_t, workspace,
+    Core, PenaltySteps, candidate, check_bounded, commit, diverged_on_nonfinite, penalty_start, shift, to_t,
+    workspace,
 };
 use super::{StepReport, impl_solver};
 use crate::error::Error;
@@ -104,7 +104,7 @@ fn storm<T: Float>(
 /// The F3SA solver on storage `S` (see the [module docs](self)).
 ///
 /// ```
-/// use bilevel::solvers::{F3sa, F3saConfig, Iterates, f3sa};
+/// use bilevel::solvers::{PenaltyMethod, F3sa, F3saConfig, Iterates, f3sa};
 /// let s = F3sa::new(F3saConfig::default(), [0.0f64; f3sa::workspace_len(1, 1)], &[1.0], &[2.0])?;
 /// assert_eq!((s.y(), s.z(), s.penalty()), (&[2.0][..], &[2.0][..], 10.0));
 /// # Ok::<(), bilevel::Error>(())
@@ -130,11 +130,8 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
     /// ```
     pub fn new(config: F3saConfig, storage: S, x0: &[T], y0: &[T]) -> Result<Self, Error> {
         config.validate()?;
-        let mut core = Core::new(storage, (workspace_len, Workspace::<T>::state_len), x0, y0)?;
-        let (p, q) = (core.p, core.q);
-        let w = Workspace::split(core.buffer(), p, q);
-        w.z.copy_from_slice(w.y);
-        let lambda = initial_penalty::<T>(&config.penalty)?;
+        let (core, lambda) =
+            penalty_start(storage, (workspace_len, Workspace::<T>::state_len), (x0, y0), &config.penalty)?;
         Ok(F3sa { config, core, lambda })
     }
 
@@ -148,29 +145,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> F3sa<T, S> {
     /// ```
     pub fn config(&self) -> &F3saConfig {
         &self.config
-    }
-
-    /// Inner iterate `z_k ≈ y*(x)`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{F3sa, F3saConfig};
-    /// assert_eq!(F3sa::new_owned(F3saConfig::default(), &[5.0f64], &[1.0])?.z(), &[1.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn z(&self) -> &[T] {
-        self.core.after_y(0, self.core.q)
-    }
-
-    /// The penalty `λ_k` the next iteration uses (in `T`, as
-    /// [`StepReport::penalty`]).
-    ///
-    /// ```
-    /// # use bilevel::solvers::{F3sa, F3saConfig};
-    /// assert_eq!(F3sa::new_owned(F3saConfig::default(), &[0.0f64], &[0.0])?.penalty(), 10.0);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn penalty(&self) -> T {
-        T::from_f64(self.lambda)
     }
 
     /// One F3SA iteration (§5; see the [module docs](self)). Samples drawn,
@@ -276,7 +250,7 @@ impl<T: Float> F3sa<T, alloc::vec::Vec<T>> {
     /// A solver owning a `Vec` workspace (allocated once, here).
     ///
     /// ```
-    /// use bilevel::solvers::{F3sa, F3saConfig};
+    /// use bilevel::solvers::{PenaltyMethod, F3sa, F3saConfig};
     /// let s = F3sa::<f32, _>::new_owned(F3saConfig::default(), &[1.0], &[0.0; 3])?;
     /// assert_eq!(s.z().len(), 3);
     /// # Ok::<(), bilevel::Error>(())
@@ -286,5 +260,5 @@ impl<T: Float> F3sa<T, alloc::vec::Vec<T>> {
     }
 }
 
-impl_solver!(F3sa<T, S> where [], FirstOrder<T>);
+impl_solver!(penalty: F3sa<T, S> where [], FirstOrder<T>);
 impl_checkpoint!(F3sa<T, S> where [], tables: none, penalty: lambda);

@@ -170,18 +170,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W: AsMut<[T]>> FdeHbo<T, S, W> {
     pub fn config(&self) -> &FmboConfig {
         self.inner.config()
     }
-
-    /// Linear-system iterate `v_t ≈ H⁻¹∇_y f`, inside the ball of radius `r_v`.
-    ///
-    /// ```
-    /// use bilevel::{kernels::Delta, solvers::{FdeHbo, FmboConfig}};
-    /// let s = FdeHbo::<f64, _, _>::new_owned(FmboConfig::new(1.0), Delta::Relative, &[0.0], &[0.0; 3])?;
-    /// assert_eq!(s.v(), &[0.0; 3]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn v(&self) -> &[T] {
-        self.inner.v()
-    }
 }
 
 #[cfg(feature = "alloc")]
@@ -189,7 +177,7 @@ impl<T: Float> FdeHbo<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
     /// [`FdeHbo::new`] on owned buffers of the right lengths.
     ///
     /// ```
-    /// use bilevel::{kernels::Delta, solvers::{FdeHbo, FmboConfig}};
+    /// use bilevel::{kernels::Delta, solvers::{FdeHbo, FmboConfig, LinearSystem}};
     /// let s = FdeHbo::new_owned(FmboConfig::new(1.0), Delta::Adaptive, &[0.0f64; 2], &[0.0; 3])?;
     /// assert_eq!(s.v(), &[0.0; 3]);
     /// # Ok::<(), bilevel::Error>(())
@@ -251,3 +239,9 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W> super::checkpoint::sealed::Parts<T
 }
 
 impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W> super::Checkpoint<T> for FdeHbo<T, S, W> {}
+
+impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, W> super::LinearSystem<T> for FdeHbo<T, S, W> {
+    fn v(&self) -> &[T] {
+        self.inner.v()
+    }
+}

@@ -31,7 +31,7 @@
 //! ```
 //! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::{Momentum, Step};
-//! use bilevel::solvers::{Fmbo, FmboConfig, Iterates, fmbo};
+//! use bilevel::solvers::{LinearSystem, Fmbo, FmboConfig, Iterates, fmbo};
 //!
 //! let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?;
 //! let mut cfg = FmboConfig::new(10.0); // r_v ≥ sup‖∇_y f‖/μ_g with margin
@@ -86,7 +86,7 @@ pub const fn workspace_len(p: usize, q: usize) -> usize {
 /// The FMBO solver on storage `S` (see the [module docs](self)).
 ///
 /// ```
-/// use bilevel::solvers::{Fmbo, FmboConfig, Iterates, fmbo};
+/// use bilevel::solvers::{LinearSystem, Fmbo, FmboConfig, Iterates, fmbo};
 /// let s = Fmbo::new(FmboConfig::new(1.0), [0.0f64; fmbo::workspace_len(1, 2)], &[1.0], &[0.0, 0.0])?;
 /// assert_eq!((s.x(), s.v()), (&[1.0][..], &[0.0, 0.0][..]));
 /// # Ok::<(), bilevel::Error>(())
@@ -154,19 +154,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Fmbo<T, S> {
     /// ```
     pub fn config(&self) -> &FmboConfig {
         &self.config
-    }
-
-    /// Linear-system iterate `v_t ≈ H⁻¹∇_y f` (FMBO sign), inside the ball of
-    /// radius `r_v`.
-    ///
-    /// ```
-    /// # use bilevel::solvers::{Fmbo, FmboConfig, fmbo};
-    /// let s = Fmbo::new(FmboConfig::new(1.0), [0.0f64; fmbo::workspace_len(1, 2)], &[0.0], &[1.0, 2.0])?;
-    /// assert_eq!(s.v(), &[0.0, 0.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn v(&self) -> &[T] {
-        self.core.after_y(0, self.core.q)
     }
 
     /// One FMBO iteration (§7; see the [module docs](self)). Samples drawn,
@@ -272,5 +259,5 @@ impl<T: Float> Fmbo<T, alloc::vec::Vec<T>> {
     }
 }
 
-impl_solver!(Fmbo<T, S> where [], SecondOrder<T>);
+impl_solver!(v: Fmbo<T, S> where [], SecondOrder<T>);
 impl_checkpoint!(Fmbo<T, S> where [], tables: none, penalty: none);

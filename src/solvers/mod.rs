@@ -177,6 +177,36 @@ pub trait Iterates<T> {
     fn set_backend(&mut self, backend: Backend) -> Result<(), Error>;
 }
 
+/// The linear-system iterate `v` of SOBA, SABA and SABA-GLM (`v ≈ −H⁻¹∇_y f`,
+/// SOBA sign) and of FMBO and FdeHBO (`v ≈ H⁻¹∇_y f`, FMBO sign; §0).
+///
+/// ```
+/// use bilevel::solvers::{LinearSystem, Soba, SobaConfig};
+/// let s = Soba::new_owned(SobaConfig::default(), &[1.0f64], &[0.5, 0.5])?;
+/// assert_eq!(s.v(), &[0.0, 0.0]); // v_0 = 0
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+pub trait LinearSystem<T>: Iterates<T> {
+    /// The current `v`.
+    fn v(&self) -> &[T];
+}
+
+/// The state particular to the penalty methods F2SA and F3SA (§4, §5).
+///
+/// ```
+/// use bilevel::solvers::{F2sa, F2saConfig, PenaltyMethod};
+/// let s = F2sa::new_owned(F2saConfig::default(), &[1.0f64], &[2.0])?;
+/// assert_eq!((s.z(), s.penalty()), (&[2.0][..], 10.0)); // z_0 = y_0, λ_0
+/// # Ok::<(), bilevel::Error>(())
+/// ```
+pub trait PenaltyMethod<T>: Iterates<T> {
+    /// Inner iterate `z_k ≈ y*(x)` of the unpenalized inner problem.
+    fn z(&self) -> &[T];
+    /// The penalty `λ_k` the next iteration uses (in `T`, as
+    /// [`StepReport::penalty`]).
+    fn penalty(&self) -> T;
+}
+
 /// One iteration of a solver on problem type `P`, and a driver loop.
 ///
 /// Dyn-compatible: `Box<dyn Solver<T, P>>` holds any solver whose oracle
@@ -268,6 +298,31 @@ impl<T: Float, P: ?Sized, S: Solver<T, P> + ?Sized> Solver<T, P> for alloc::boxe
 /// Implements [`Iterates`] and [`Solver`] for a solver whose inherent
 /// `step<P, R>` takes any problem meeting `$bound`.
 macro_rules! impl_solver {
+    (v: $name:ident<T, S $(, $extra:ident)*> where [$($wc:tt)*], $($bound:tt)+) => {
+        impl_solver!($name<T, S $(, $extra)*> where [$($wc)*], $($bound)+);
+        impl<T: Float, S: AsRef<[T]> + AsMut<[T]> $(, $extra)*> $crate::solvers::LinearSystem<T> for $name<T, S $(, $extra)*>
+        where
+            $($wc)*
+        {
+            fn v(&self) -> &[T] {
+                self.core.after_y(0, self.core.q)
+            }
+        }
+    };
+    (penalty: $name:ident<T, S $(, $extra:ident)*> where [$($wc:tt)*], $($bound:tt)+) => {
+        impl_solver!($name<T, S $(, $extra)*> where [$($wc)*], $($bound)+);
+        impl<T: Float, S: AsRef<[T]> + AsMut<[T]> $(, $extra)*> $crate::solvers::PenaltyMethod<T> for $name<T, S $(, $extra)*>
+        where
+            $($wc)*
+        {
+            fn z(&self) -> &[T] {
+                self.core.after_y(0, self.core.q)
+            }
+            fn penalty(&self) -> T {
+                T::from_f64(self.lambda)
+            }
+        }
+    };
     ($name:ident<T, S $(, $extra:ident)*> where [$($wc:tt)*], $($bound:tt)+) => {
         impl<T: Float, S: AsRef<[T]> + AsMut<[T]> $(, $extra)*> $crate::solvers::Iterates<T> for $name<T, S $(, $extra)*>
         where

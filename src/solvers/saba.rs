@@ -247,18 +247,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> Saba<T,
         &self.sampler
     }
 
-    /// Linear-system iterate `v_t ≈ −H⁻¹∇_y f`.
-    ///
-    /// ```
-    /// use bilevel::{quadratic::Quadratic, solvers::{Saba, SabaConfig}};
-    /// let pb = Quadratic::new(&[2.0f64], &[1.0], &[1.0], 1, 0.1)?.with_finite_sum(2, 2)?;
-    /// assert_eq!(Saba::new_owned(SabaConfig::default(), &pb, &[0.0], &[0.0])?.v(), &[0.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn v(&self) -> &[T] {
-        self.core.after_y(0, self.core.q)
-    }
-
     /// The configuration.
     ///
     /// ```
@@ -382,5 +370,5 @@ impl<T: Float> Saba<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
     }
 }
 
-impl_solver!(Saba<T, S, M, D> where [M: AsMut<[T]>, D: RowSampler], SecondOrder<T> + FiniteSum<T>);
+impl_solver!(v: Saba<T, S, M, D> where [M: AsMut<[T]>, D: RowSampler], SecondOrder<T> + FiniteSum<T>);
 impl_checkpoint!(Saba<T, S, M, D> where [M: AsRef<[T]> + AsMut<[T]>, D: RowSampler], tables: |s: &Self| tables_len(s.core.p, s.core.q, s.n, s.m), penalty: none);

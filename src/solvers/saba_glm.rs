@@ -230,19 +230,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>, M: AsMut<[T]>, D: RowSampler> SabaGlm
         &self.sampler
     }
 
-    /// Linear-system iterate `v_t ≈ −H⁻¹∇_y f`.
-    ///
-    /// ```
-    /// use bilevel::solvers::{SabaConfig, SabaGlm};
-    /// let data = bilevel_problems::synthetic::LogisticDataset::<f64>::synthetic(1, 20, 10, 2, 0.3)?;
-    /// let s = SabaGlm::new_owned(SabaConfig::default(), &data.problem(1, 1)?, &[0.0; 2], &[0.0; 2])?;
-    /// assert_eq!(s.v(), &[0.0; 2]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn v(&self) -> &[T] {
-        self.core.after_y(0, self.core.q)
-    }
-
     /// The configuration.
     ///
     /// ```
@@ -359,5 +346,5 @@ impl<T: Float> SabaGlm<T, alloc::vec::Vec<T>, alloc::vec::Vec<T>> {
     }
 }
 
-impl_solver!(SabaGlm<T, S, M, D> where [M: AsMut<[T]>, D: RowSampler], Glm<T>);
+impl_solver!(v: SabaGlm<T, S, M, D> where [M: AsMut<[T]>, D: RowSampler], Glm<T>);
 impl_checkpoint!(SabaGlm<T, S, M, D> where [M: AsRef<[T]> + AsMut<[T]>, D: RowSampler], tables: |s: &Self| tables_len(s.core.q, s.n, s.m), penalty: none);

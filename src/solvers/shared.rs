@@ -450,9 +450,19 @@ impl<T: Float> PenaltySteps<T> {
     }
 }
 
-/// `λ_0` of a penalty schedule, checked finite in `T`.
-pub(crate) fn initial_penalty<T: Float>(penalty: &Penalty) -> Result<f64, Error> {
+/// The start of a penalty method (F2SA, F3SA: §4, §5): the core at `x0`,
+/// `y0`, the first state field after `y` (`z`) set to `y0`, and `λ_0`,
+/// checked finite in `T`.
+pub(crate) fn penalty_start<T: Float, S: AsRef<[T]> + AsMut<[T]>>(
+    storage: S,
+    lens: (LenFn, LenFn),
+    (x0, y0): (&[T], &[T]),
+    penalty: &Penalty,
+) -> Result<(Core<T, S>, f64), Error> {
+    let mut core = Core::new(storage, lens, x0, y0)?;
+    let (p, q) = (core.p, core.q);
+    core.buffer()[p + q..p + 2 * q].copy_from_slice(y0);
     let lambda = penalty.at(0);
     to_t::<T>("penalty", lambda)?;
-    Ok(lambda)
+    Ok((core, lambda))
 }

@@ -22,7 +22,7 @@
 //! ```
 //! use bilevel::quadratic::Quadratic;
 //! use bilevel::schedule::Step;
-//! use bilevel::solvers::{Iterates, Soba, SobaConfig, soba};
+//! use bilevel::solvers::{LinearSystem, Iterates, Soba, SobaConfig, soba};
 //! use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
 //!
 //! // §10.1 scalar problem: A = 2, B = 1, b = 1, ρ = 0.1, x* = 1/0.7.
@@ -71,7 +71,7 @@ pub const fn workspace_len(p: usize, q: usize) -> usize {
 /// iterates are read through [`Iterates`](super::Iterates).
 ///
 /// ```
-/// use bilevel::solvers::{Iterates, Soba, SobaConfig, soba};
+/// use bilevel::solvers::{LinearSystem, Iterates, Soba, SobaConfig, soba};
 /// let mut buf = vec![0.0f32; soba::workspace_len(2, 3)];
 /// let s = Soba::new(SobaConfig::default(), &mut buf[..], &[1.0, 2.0], &[0.0; 3])?;
 /// assert_eq!((s.x(), s.v(), s.iteration()), (&[1.0f32, 2.0][..], &[0.0f32; 3][..], 0));
@@ -112,17 +112,6 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> Soba<T, S> {
     /// ```
     pub fn config(&self) -> &SobaConfig {
         &self.config
-    }
-
-    /// Linear-system iterate `v_t ≈ −H⁻¹∇_y f` (SOBA sign).
-    ///
-    /// ```
-    /// # use bilevel::solvers::{Soba, SobaConfig};
-    /// assert_eq!(Soba::new(SobaConfig::default(), [0.0f64; 11], &[0.0], &[3.0])?.v(), &[0.0]);
-    /// # Ok::<(), bilevel::Error>(())
-    /// ```
-    pub fn v(&self) -> &[T] {
-        self.core.after_y(0, self.core.q)
     }
 
     /// One SOBA iteration (§2; see the [module docs](self)).
@@ -196,5 +185,5 @@ impl<T: Float> Soba<T, alloc::vec::Vec<T>> {
     }
 }
 
-impl_solver!(Soba<T, S> where [], SecondOrder<T>);
+impl_solver!(v: Soba<T, S> where [], SecondOrder<T>);
 impl_checkpoint!(Soba<T, S> where [], tables: none, penalty: none);
