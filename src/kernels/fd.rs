@@ -136,7 +136,8 @@ impl<T: Float> Delta<T> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct FdReport<T> {
-    /// The step `d` used (a power of two; 0 when `v = 0`).
+    /// The step `d` used (a power of two; 0 when `v = 0`). For
+    /// `Extrapolated`, the finer of the two steps `d` and `2d` combined.
     pub delta: T,
     /// Oracle calls made.
     pub oracle_calls: u32,
