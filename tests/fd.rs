@@ -552,3 +552,49 @@ proptest! {
         prop_assert_eq!(p, y + d);
     }
 }
+
+/// `Extrapolated` keeps `2d` in range: with a subnormal `‖v‖` its step is
+/// capped at `2^(e_max − 1)` (so that `2d = 2^e_max`), and the product is
+/// still exact.
+#[test]
+fn extrapolated_caps_its_step_below_the_largest_power_of_two() {
+    let v = f64::from_bits(1);
+    let (d, _, hv) = first_point(&[0.0f64], &[v], Delta::Extrapolated, |y| 3.0 * y);
+    assert_eq!((d, hv), (2f64.powi(1022), 3.0 * v));
+    let v = f32::from_bits(1);
+    let (d, _, hv) = first_point(&[0.0f32], &[v], Delta::Extrapolated, |y| 3.0 * y);
+    assert_eq!((d, hv), (2f32.powi(126), 3.0 * v));
+}
+
+/// The step model of `Extrapolated`, pinned on an oracle whose two error
+/// terms are known: `G_b(y) = K + C y³/3` at `y = 0` has a central difference
+/// with truncation `C d² v³/3` (so `‖D(2d) − D(d)‖ = C d² v³`) and gradient
+/// norm `≈ K`, so the model's best step (rounding level `2·eps·K`, as
+/// documented) is `d* = cbrt(3 eps K / (C v³))`. `K` places `d*·√2` at
+/// `2^(k + f)`: the product is re-evaluated once at `2^k` (8 calls). With
+/// `f = 0.3` a rounding level 4× lower picks `2^(k−1)`; with `f = 0.97` one
+/// 17% higher picks `2^(k+1)`. A linear second output (`G_a = y`, no
+/// truncation) rides along in the same calls and must not disturb the
+/// estimate.
+#[test]
+fn extrapolated_moves_to_the_model_step() {
+    let (c, v, k) = (1e6f64, 1.0f64, -24);
+    for f in [0.3, 0.97] {
+        let d_star = 2f64.powf(k as f64 + f) / std::f64::consts::SQRT_2;
+        let kk = c * d_star.powi(3) * v.powi(3) / (3.0 * f64::EPSILON);
+        let grad = |y: &[f64], ga: &mut [f64], gb: &mut [f64]| {
+            ga[0] = y[0];
+            gb[0] = kk + c * y[0] * y[0] * y[0] / 3.0;
+        };
+        let (mut ja, mut hb) = ([0.0f64], [0.0f64]);
+        let mut scratch = vec![0.0; Delta::<f64>::Extrapolated.scratch_len(1, 2)];
+        let r = Backend::Scalar
+            .central_pair(grad, &[0.0], &[v], Delta::Extrapolated, &mut scratch, &mut ja, &mut hb)
+            .unwrap();
+        assert_eq!((r.delta, r.oracle_calls), (2f64.powi(k), 8), "f = {f}, K = {kk}");
+        // The exact HVP is C·y²·v = 0 and the extrapolation cancels the d²
+        // term: what is left is rounding, ≲ eps·K/d.
+        assert!(hb[0].abs() <= 4.0 * f64::EPSILON * kk / r.delta, "{}", hb[0]);
+        assert_eq!(ja[0], 1.0);
+    }
+}

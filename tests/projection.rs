@@ -383,3 +383,21 @@ fn tiny_radius_and_large_vector_land_in_the_ball() {
         }
     }
 }
+
+/// A radius that is not `> 0` (zero, negative, NaN) is `InvalidParameter` on
+/// all three projections, and `v` is left as it was.
+#[test]
+fn bad_radius_is_a_typed_error() {
+    use bilevel::Error;
+    let want = Err(Error::InvalidParameter { name: "radius", requirement: "> 0 and not NaN" });
+    for be in backends() {
+        for r in [0.0f64, -0.0, -1.0, f64::NAN, f64::NEG_INFINITY, -f64::MIN_POSITIVE] {
+            let v0 = [3.0f64, -4.0, 0.5];
+            let mut v = v0;
+            assert_eq!(be.project_ball(&mut v, r), want, "{be:?} r = {r}");
+            assert_eq!(be.project_ball_centered(&mut v, &[1.0; 3], r), want, "{be:?} r = {r}");
+            assert_eq!(be.step_project(&mut v, &[1.0; 3], 0.5, r), want, "{be:?} r = {r}");
+            assert_eq!(first_diff(&v, &v0), None, "{be:?} r = {r}: v changed");
+        }
+    }
+}
