@@ -598,3 +598,43 @@ fn extrapolated_moves_to_the_model_step() {
         assert_eq!(ja[0], 1.0);
     }
 }
+
+/// `Extrapolated` stops after two re-evaluations (12 calls) even when every
+/// estimate asks for a smaller step: a gradient with a jump of height `a` at
+/// `y` has `D(d) = a/(2d)`, so `‖D(2d) − D(d)‖·d = a/4` at every step and
+/// the model asks for `d/8` each time (`a` chosen so: `cbrt(12 eps (K + a)/a)
+/// = 1/8`), which would reach the floor `d_0/2^12` after four moves.
+#[test]
+fn extrapolated_stops_after_two_moves() {
+    let (k, y0) = (1.0f64, 0.3f64);
+    let a = 6144.0 * f64::EPSILON * k / (1.0 - 6144.0 * f64::EPSILON);
+    let grad = |y: &[f64], g: &mut [f64]| g[0] = if y[0] > y0 { k + a } else { k };
+    let mut out = [0.0f64];
+    let mut scratch = vec![0.0; Delta::<f64>::Extrapolated.scratch_len(1, 1)];
+    let r = Backend::Scalar
+        .hvp_central(grad, &[y0], &[1.0], Delta::Extrapolated, &mut scratch, &mut out)
+        .unwrap();
+    let d0 = 2f64.powi(libm::ilogb(f64::EPSILON.cbrt() * (1.0 + y0) * std::f64::consts::SQRT_2));
+    assert_eq!((r.delta, r.oracle_calls), (d0 / 64.0, Delta::<f64>::Extrapolated.oracle_calls()));
+    assert_eq!(r.oracle_calls, 12);
+}
+
+/// The reported error estimate of `Extrapolated` is `‖D(2d) − D(d)‖/3`, the
+/// truncation of `D(d)`: on `G = K + C y³/3` at `y = 0`, `C d² v³/3`. `K`
+/// puts the model's step at `d_0/2`, so there is no move and the rounding
+/// in the difference is about 1/8 of the truncation.
+#[test]
+fn extrapolated_reports_the_truncation_of_its_finer_step() {
+    let (c, v) = (1e3f64, 1.0f64);
+    let d0 = 2f64.powi(libm::ilogb(f64::EPSILON.cbrt() * std::f64::consts::SQRT_2));
+    let kk = c * (d0 / 2.0).powi(3) / (3.0 * f64::EPSILON);
+    let grad = |y: &[f64], g: &mut [f64]| g[0] = kk + c * y[0] * y[0] * y[0] / 3.0;
+    let mut out = [0.0f64];
+    let mut scratch = vec![0.0; Delta::<f64>::Extrapolated.scratch_len(1, 1)];
+    let r =
+        Backend::Scalar.hvp_central(grad, &[0.0], &[v], Delta::Extrapolated, &mut scratch, &mut out).unwrap();
+    assert_eq!((r.delta, r.oracle_calls), (d0, 4));
+    let want = c * d0 * d0 * v.powi(3) / 3.0;
+    let got = r.error_estimate.unwrap();
+    assert!((got - want).abs() <= 0.3 * want, "estimate {got:e} vs truncation {want:e}");
+}
