@@ -124,6 +124,12 @@ fn check_centered<T: TestFloat>(v: Vec<Vec<T>>, f: f64) -> Result<(), TestCaseEr
             prop_assert_eq!(first_diff(&got, &want), None, "{:?}", be);
         }
     }
+    // The free function runs the detected backend: same factor, same result.
+    let (mut free, mut detected) = (w.clone(), w.clone());
+    let s_free = kernels::project_ball_centered(&mut free, c, r).unwrap();
+    let s_det = Backend::detect().project_ball_centered(&mut detected, c, r).unwrap();
+    prop_assert_eq!(s_free.to_f64().to_bits(), s_det.to_f64().to_bits());
+    prop_assert_eq!(first_diff(&free, &detected), None);
     Ok(())
 }
 
@@ -143,6 +149,12 @@ fn check_step_project<T: TestFloat>(v: Vec<Vec<T>>, lambda: f64, f: f64) -> Resu
         prop_assert_eq!(s.to_f64().to_bits(), s_ref.to_f64().to_bits(), "{:?}", be);
         prop_assert_eq!(first_diff(&got, &want), None, "{:?}", be);
     }
+    // The free function runs the detected backend: same factor, same result.
+    let (mut free, mut detected) = (w.clone(), w.clone());
+    let s_free = kernels::step_project(&mut free, h, lambda, r).unwrap();
+    let s_det = Backend::detect().step_project(&mut detected, h, lambda, r).unwrap();
+    prop_assert_eq!(s_free.to_f64().to_bits(), s_det.to_f64().to_bits());
+    prop_assert_eq!(first_diff(&free, &detected), None);
     Ok(())
 }
 
