@@ -638,3 +638,46 @@ fn extrapolated_reports_the_truncation_of_its_finer_step() {
     let got = r.error_estimate.unwrap();
     assert!((got - want).abs() <= 0.3 * want, "estimate {got:e} vs truncation {want:e}");
 }
+
+/// `Adaptive` keeps the relative step unless a candidate is clearly (2×)
+/// better: on an exactly linear oracle with power-of-two data every
+/// candidate is exact, every error estimate is 0, and the relative step is
+/// kept. Whatever it picks, its product is the central difference at the
+/// reported step, bit for bit.
+#[test]
+fn adaptive_keeps_the_relative_step_when_nothing_is_better() {
+    let grad = |y: &[f64], g: &mut [f64]| {
+        for (gk, &yk) in g.iter_mut().zip(y) {
+            *gk = 2.0 * yk;
+        }
+    };
+    let (y, v) = ([1.0f64, -2.0], [0.5f64, 0.25]);
+    let run = |delta: Delta<f64>| {
+        let mut out = [0.0f64; 2];
+        let mut s = vec![0.0; delta.scratch_len(2, 2)];
+        let r = Backend::Scalar.hvp_central(grad, &y, &v, delta, &mut s, &mut out).unwrap();
+        (r, out)
+    };
+    let (rel, _) = run(Delta::Relative);
+    let (ada, out) = run(Delta::Adaptive);
+    assert_eq!((ada.delta, ada.error_estimate, out), (rel.delta, Some(0.0), [1.0, 0.5]));
+    // A non-linear oracle on which Adaptive moves: its output is D(δ).
+    let cubic = |y: &[f64], g: &mut [f64]| {
+        for (gk, &yk) in g.iter_mut().zip(y) {
+            *gk = 1e5 + 10.0 * libm::sin(yk / 10.0);
+        }
+    };
+    for y0 in [0.5f64, -1.0, 2.0] {
+        let at = |delta: Delta<f64>| {
+            let mut out = [0.0f64; 2];
+            let mut s = vec![0.0; delta.scratch_len(2, 2)];
+            let r = Backend::Scalar
+                .hvp_central(cubic, &[y0, 0.3 * y0], &[1.0, -0.5], delta, &mut s, &mut out)
+                .unwrap();
+            (r.delta, out)
+        };
+        let (d, out) = at(Delta::Adaptive);
+        assert_ne!(d, at(Delta::Relative).0, "y = {y0}: expected a move");
+        assert_eq!(at(Delta::Fixed(d)), (d, out), "y = {y0}");
+    }
+}

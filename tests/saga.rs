@@ -210,6 +210,13 @@ fn shapes_and_row_views() {
         assert_eq!(s.coefficients(i), Some(want), "coefficients {i}");
     }
     assert_eq!(s.coefficients(n), None);
+    let s = s.with_backend(Backend::Scalar).unwrap();
+    assert_eq!(s.n(), n);
+    // Row weights stated independently of `RowWeights::weight` (the dense
+    // test's reference uses that function, so it cannot check it).
+    assert_eq!(RowWeights::Uniform.weight::<f64>(1, 4), 0.25);
+    let w = RowWeights::Batches { batch: 4, total: 10 };
+    assert_eq!([w.weight::<f64>(0, 3), w.weight(1, 3), w.weight(2, 3)], [0.4, 0.4, 0.2]);
 }
 
 #[test]
