@@ -124,6 +124,12 @@ fn check_centered<T: TestFloat>(v: Vec<Vec<T>>, f: f64) -> Result<(), TestCaseEr
             prop_assert_eq!(first_diff(&got, &want), None, "{:?}", be);
         }
     }
+    // The free function runs the detected backend: same factor, same result.
+    let (mut free, mut detected) = (w.clone(), w.clone());
+    let s_free = kernels::project_ball_centered(&mut free, c, r).unwrap();
+    let s_det = Backend::detect().project_ball_centered(&mut detected, c, r).unwrap();
+    prop_assert_eq!(s_free.to_f64().to_bits(), s_det.to_f64().to_bits());
+    prop_assert_eq!(first_diff(&free, &detected), None);
     Ok(())
 }
 
@@ -143,6 +149,12 @@ fn check_step_project<T: TestFloat>(v: Vec<Vec<T>>, lambda: f64, f: f64) -> Resu
         prop_assert_eq!(s.to_f64().to_bits(), s_ref.to_f64().to_bits(), "{:?}", be);
         prop_assert_eq!(first_diff(&got, &want), None, "{:?}", be);
     }
+    // The free function runs the detected backend: same factor, same result.
+    let (mut free, mut detected) = (w.clone(), w.clone());
+    let s_free = kernels::step_project(&mut free, h, lambda, r).unwrap();
+    let s_det = Backend::detect().step_project(&mut detected, h, lambda, r).unwrap();
+    prop_assert_eq!(s_free.to_f64().to_bits(), s_det.to_f64().to_bits());
+    prop_assert_eq!(first_diff(&free, &detected), None);
     Ok(())
 }
 
@@ -203,6 +215,73 @@ fn check_extreme<T: TestFloat>(raw: Vec<(f64, bool)>, huge: bool, f: f64) -> Res
     Ok(())
 }
 
+/// The centred projection's rescaling pass with huge or tiny entries and a
+/// NON-zero centre `c = f_c·w` (|f_c| in [0.1, 0.45]), so that `w − c` and
+/// `w + c` differ: the result is `c + r·(w − c)/‖w − c‖`, with `w − c`
+/// rounded as the kernel rounds it, within ρ plus one rounding of the final
+/// addition (src/kernels/project.rs).
+fn check_centered_extreme<T: TestFloat>(
+    raw: Vec<(f64, bool)>,
+    huge: bool,
+    f: f64,
+    fc: f64,
+) -> Result<(), TestCaseError> {
+    let n = raw.len();
+    let top = T::MAX_T.to_f64() / 2.0;
+    let sub = T::MIN_POSITIVE_T.to_f64() * T::EPSILON_T.to_f64();
+    let w: Vec<T> = raw
+        .iter()
+        .map(|&(m, neg)| {
+            let mag = if huge { top * m } else { sub * libm::floor(m * 4096.0).max(1.0) * 64.0 };
+            T::from_f64(if neg { -mag } else { mag })
+        })
+        .collect();
+    let c: Vec<T> = w.iter().map(|&x| T::from_f64(x.to_f64() * fc)).collect();
+    let d: Vec<T> = w.iter().zip(&c).map(|(&x, &y)| x - y).collect();
+    let (m, _, e) = ref_norm(&d).unwrap();
+    // Radius ‖w − c‖·f: below the norm, so the point is always scaled.
+    let rf = if huge {
+        libm::ldexp(m * f, e).min(T::MAX_T.to_f64() / 4.0).max(1.0)
+    } else {
+        libm::ldexp(m * f, e)
+    };
+    let r = T::from_f64(rf);
+    if r <= T::ZERO {
+        return Ok(());
+    }
+    let rf = r.to_f64();
+    let rho = proj_bound::<T>(n);
+    let u = unit_roundoff::<T>();
+    for be in backends() {
+        let mut got = w.clone();
+        let s = be.project_ball_centered(&mut got, &c, r).unwrap();
+        prop_assert!(s < T::ONE, "{:?} s={:e}", be, s);
+        for (i, (&gi, &p)) in got.iter().zip(&closed_form(&d, rf)).enumerate() {
+            let want = c[i].to_f64() + p;
+            // In the subnormal range each of the up to four roundings of
+            // `c + (w − c)·p1·p2·t` (the difference of subnormals is exact)
+            // adds up to half a quantum (ETA) absolute.
+            // Plus the f64 rounding of the reference's own addition `c + p`.
+            let tol =
+                (rho + 4.0 * 2f64.powi(-53)) * p.abs() + (u + 2f64.powi(-53)) * want.abs() + 4.0 * T::ETA;
+            prop_assert!(
+                (gi.to_f64() - want).abs() <= tol,
+                "{:?} i={} got {:e} want {:e} p {:e} c {:e} tol {:e} r {:e} n {}",
+                be,
+                i,
+                gi,
+                want,
+                p,
+                c[i],
+                tol,
+                rf,
+                n
+            );
+        }
+    }
+    Ok(())
+}
+
 macro_rules! both {
     ($($name:ident: $strat:expr => |$v:pat_param| $body:expr;)*) => {
         $(
@@ -239,6 +318,12 @@ both! {
         any::<bool>(),
         (-40.0f64..0.0).prop_map(libm::exp2),
     ) => |(raw, huge, f)| check_extreme::<T>(raw, huge, f);
+    centered_extreme_magnitudes: (
+        len().prop_flat_map(|n| proptest::collection::vec((0.5f64..1.0, any::<bool>()), n.max(1))),
+        any::<bool>(),
+        (-40.0f64..-1.0).prop_map(libm::exp2),
+        prop_oneof![0.1f64..0.45, -0.45f64..-0.1],
+    ) => |(raw, huge, f, fc)| check_centered_extreme::<T>(raw, huge, f, fc);
 }
 
 /// The worked examples of §9.2.
@@ -300,13 +385,31 @@ fn tiny_radius_and_large_vector_land_in_the_ball() {
             let quantum = 5e-324;
             let normr = (v.iter().map(|x| (x / r).powi(2)).sum::<f64>()).sqrt() * r;
             assert!(normr <= r + 4.0 * quantum * v.len() as f64, "{b:?}: {v:?} outside radius {r}");
-            let want: Vec<f64> = v0
-                .iter()
-                .map(|x| x / v0.iter().map(|y| (y / 1e300).powi(2)).sum::<f64>().sqrt() / 1e300 * r)
-                .collect();
+            // The closed form r·v/‖v‖ with the norm scaled by its power of two
+            // (no underflow, no overflow): entries of a few quanta up to r.
+            let want = closed_form(&v0, r);
+            assert!(want.iter().any(|w| w.abs() >= 0.5 * r), "reference underflowed: {want:?}");
             for (got, w) in v.iter().zip(&want) {
                 assert!((got - w).abs() <= 4.0 * quantum + 1e-15 * w.abs(), "{b:?}: {got} vs {w}");
             }
+        }
+    }
+}
+
+/// A radius that is not `> 0` (zero, negative, NaN) is `InvalidParameter` on
+/// all three projections, and `v` is left as it was.
+#[test]
+fn bad_radius_is_a_typed_error() {
+    use bilevel::Error;
+    let want = Err(Error::InvalidParameter { name: "radius", requirement: "> 0 and not NaN" });
+    for be in backends() {
+        for r in [0.0f64, -0.0, -1.0, f64::NAN, f64::NEG_INFINITY, -f64::MIN_POSITIVE] {
+            let v0 = [3.0f64, -4.0, 0.5];
+            let mut v = v0;
+            assert_eq!(be.project_ball(&mut v, r), want, "{be:?} r = {r}");
+            assert_eq!(be.project_ball_centered(&mut v, &[1.0; 3], r), want, "{be:?} r = {r}");
+            assert_eq!(be.step_project(&mut v, &[1.0; 3], 0.5, r), want, "{be:?} r = {r}");
+            assert_eq!(first_diff(&v, &v0), None, "{be:?} r = {r}: v changed");
         }
     }
 }

@@ -104,9 +104,13 @@ fn check_dense<T: Float>(
             let scale: f64 = rows.iter().enumerate().map(|(j, r)| w(j) * r[k].abs()).sum();
             prop_assert!((avg[k].to_f64() - want).abs() <= 2.0 * eps * scale.max(f64::MIN_POSITIVE));
         }
+        prop_assert_eq!((t.n(), t.d()), (n, d));
         for (i, r) in rows.iter().enumerate() {
-            prop_assert!(t.row(i).unwrap().iter().zip(r).all(|(a, b)| a.to_f64() == *b));
+            // Whole rows, lengths included (a `zip` alone passes an empty row).
+            let got: Vec<f64> = t.row(i).unwrap().iter().map(|a| a.to_f64()).collect();
+            prop_assert_eq!(&got, r, "row {}", i);
         }
+        prop_assert!(t.row(n).is_none());
         per_backend.push(all);
         out_dirs = avg;
     }
@@ -171,6 +175,50 @@ proptest! {
     }
 }
 
+/// Shape accessors and row views of both tables, on storage longer than
+/// needed (the extra length must not leak into a row).
+#[test]
+fn shapes_and_row_views() {
+    let (n, d) = (3, 4);
+    let len = SagaTable::<f64, Vec<f64>>::storage_len(n, d) + 5;
+    let t = SagaTable::init_with(vec![0.0; len], n, d, RowWeights::Uniform, |i, r| {
+        for (k, x) in r.iter_mut().enumerate() {
+            *x = (10 * i + k) as f64;
+        }
+    })
+    .unwrap();
+    assert_eq!((t.n(), t.d()), (n, d));
+    for i in 0..n {
+        let want: Vec<f64> = (0..d).map(|k| (10 * i + k) as f64).collect();
+        assert_eq!(t.row(i), Some(&want[..]), "row {i}");
+    }
+    assert_eq!(t.row(n), None);
+    assert_eq!(t.row(usize::MAX), None);
+    let (n, d, k) = (4, 3, 2);
+    let mut s = ScalarSagaTable::zeroed(
+        vec![0.0f64; ScalarSagaTable::<f64, Vec<f64>>::storage_len(n, d, k) + 3],
+        n,
+        d,
+        k,
+        RowWeights::Uniform,
+    )
+    .unwrap();
+    assert_eq!(s.n(), n);
+    s.update(2, &[5.0, -1.0], &[1.0; 3], &mut [0.0; 6]).unwrap();
+    for i in 0..n {
+        let want: &[f64] = if i == 2 { &[5.0, -1.0] } else { &[0.0, 0.0] };
+        assert_eq!(s.coefficients(i), Some(want), "coefficients {i}");
+    }
+    assert_eq!(s.coefficients(n), None);
+    let s = s.with_backend(Backend::Scalar).unwrap();
+    assert_eq!(s.n(), n);
+    // Row weights stated independently of `RowWeights::weight` (the dense
+    // test's reference uses that function, so it cannot check it).
+    assert_eq!(RowWeights::Uniform.weight::<f64>(1, 4), 0.25);
+    let w = RowWeights::Batches { batch: 4, total: 10 };
+    assert_eq!([w.weight::<f64>(0, 3), w.weight(1, 3), w.weight(2, 3)], [0.4, 0.4, 0.2]);
+}
+
 #[test]
 fn full_pass_initialization_is_classical_saga() {
     // Rows at the start point: the first direction for an unchanged sample
@@ -190,6 +238,7 @@ fn errors_leave_the_table_unchanged() {
     let mut dir = [0.0; 3];
     t.update(0, &[1.0, 2.0, 3.0], &mut dir).unwrap();
     let snapshot = (t.row(0).unwrap().to_vec(), t.row(1).unwrap().to_vec());
+    assert_eq!(snapshot, (vec![1.0, 2.0, 3.0], vec![0.0; 3]));
     let mut avg0 = [0.0; 3];
     t.average(&mut avg0).unwrap();
     assert_eq!(
