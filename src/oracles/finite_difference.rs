@@ -72,11 +72,7 @@ impl<'a, P, T: Float> FiniteDifference<'a, P, T> {
     /// assert_eq!(FiniteDifference::<(), f64>::scratch_len(2, 3, Delta::Relative), 8);
     /// ```
     pub const fn scratch_len(p: usize, q: usize, delta: Delta<T>) -> usize {
-        let m = p.saturating_add(q);
-        match delta {
-            Delta::Adaptive => q.saturating_add(m.saturating_mul(4)),
-            _ => q.saturating_add(m),
-        }
+        delta.scratch_len(q, p.saturating_add(q))
     }
 
     /// Wraps `problem`, using `scratch` for the perturbed points and the
