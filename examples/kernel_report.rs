@@ -134,12 +134,8 @@ fn backends(
     mut run: impl FnMut(Backend),
     quick: bool,
 ) {
-    for (name, b) in [("scalar", Some(Backend::Scalar)), ("avx2", Some(Backend::Avx2Fma)), ("auto", None)] {
-        if let Some(b) = b
-            && !b.is_available()
-        {
-            continue;
-        }
+    let available = Backend::ALL.into_iter().filter(|b| b.is_available());
+    for (name, b) in available.map(|b| (b.name(), Some(b))).chain([("auto", None)]) {
         let ns = best_time(|| run(b.unwrap_or_else(Backend::detect)), l.n, budget(l.n, quick));
         report(l, name, ns, triad.0, triad.1, naive_ns, na_ns);
     }

@@ -1,39 +1,80 @@
 //! Dot product and sum of squares: reductions with several accumulators.
 //!
-//! Accumulation order (both backends): element `i` goes to accumulator
-//! `i mod LANES` (the tail of a length that is not a multiple of [`LANES`]
-//! included), each accumulator sums its ≤ `k = ⌈n / LANES⌉` terms in order, and
-//! the `LANES` accumulators are combined pairwise (log2(LANES) = 4 levels).
+//! Accumulation order (every backend): with `L` accumulators, element `i`
+//! goes to accumulator `i mod L` (the tail of a length that is not a multiple
+//! of `L` included), each accumulator sums its ≤ `⌈n / L⌉` terms in order,
+//! and the `L` accumulators are combined pairwise (`acc[j] += acc[j + w]`,
+//! `w = L/2, …, 1`: log2(L) levels). `L` = [`LANES`] = 16 on the scalar, AVX2
+//! and NEON backends, and on AVX-512 below 256 elements; AVX-512 uses 64 from
+//! 256 elements ([`Backend::lanes`]).
 //!
-//! Error bound (both backends, proved by the standard recursive-summation
-//! argument): every product passes through at most `m = ⌈n / LANES⌉ + 4`
-//! roundings, so
+//! Error bound (proved by the standard recursive-summation argument): every
+//! product passes through at most `m = ⌈n / L⌉ + log2 L` roundings, so
 //! `|computed − exact| ≤ γ(m) · Σ|a_i b_i|`, with `γ(m) = m·u / (1 − m·u)` and
-//! `u = eps / 2` (eps = machine epsilon of `T`); `γ(m) ≈ (⌈n/16⌉ + 4) · eps / 2`
-//! (which also gives the looser `(n/16 + 6) · eps · Σ|a_i b_i|`). Barring
-//! overflow; a product that underflows adds at most half the smallest subnormal.
-//! The AVX2+FMA backend fuses each multiply-add (one rounding fewer per term),
-//! so its result can differ from the scalar backend's in the last bits, within
-//! that bound.
+//! `u = eps / 2` (eps = machine epsilon of `T`). For `L = 16`,
+//! `m = ⌈n/16⌉ + 4`; for `L = 64`, `m = ⌈n/64⌉ + 6`, which is smaller from
+//! `n = 256` on. Every backend is within the looser `(n/16 + 6) · eps ·
+//! Σ|a_i b_i|`. Barring overflow; a product that underflows adds at most half
+//! the smallest subnormal. The SIMD backends fuse each multiply-add (one
+//! rounding fewer per term), so their results can differ from the scalar
+//! backend's in the last bits, within the bound.
 //!
-//! The pairwise combination runs in a separate, not-inlined function: inlined,
-//! it steers LLVM's SLP vectorizer to 128-bit vectors for the whole loop;
-//! separate, the AVX2 loop uses 256-bit `vfmadd231p{s,d}` on `ymm` registers.
+//! Codegen: the scalar backend combines the lanes in a separate, not-inlined
+//! function (inlined, it steers LLVM's SLP vectorizer to 128-bit vectors for
+//! the whole loop); the SIMD backends combine them in registers with the
+//! same pairwise order (`backend/x86.rs`), so the loop keeps full-width
+//! `vfmadd231p{s,d}` and a short call pays no function call for the fold.
 
 use crate::Float;
-use crate::backend::{Backend, Kernel, MulAdd};
+use crate::backend::{Backend, Exec, Kernel, MulAdd};
 use crate::error::{Error, check_len};
 
-/// Number of independent accumulators in the reductions (a multiple of every
-/// SIMD width used: 16 f32 = 2 AVX2 registers, 16 f64 = 4).
+/// Number of independent accumulators in the reductions on the scalar, AVX2
+/// and NEON backends (16 f32 = 2 AVX2 registers, 16 f64 = 4). AVX-512 uses 64
+/// (4 zmm registers of f32, 8 of f64); [`Backend::lanes`] gives each
+/// backend's count.
 pub const LANES: usize = 16;
 
-/// Sums the lanes pairwise (log2(LANES) levels), then adds `tail`.
+/// Reductions shorter than this use 16 accumulators on every backend; the
+/// 64 of AVX-512 pay off only on longer vectors (their fold and tail cost
+/// more than they save below).
+pub(crate) const WIDE_MIN: usize = 256;
+
+/// Runs `$f::<.., L>(..)` with `L` the accumulator count of the policy `$m`
+/// for a reduction of length `$n` (16, or 64 on AVX-512 from [`WIDE_MIN`]
+/// elements).
+macro_rules! with_lanes {
+    ($m:ty, $n:expr, $f:ident::<$($g:ty),*>($($a:expr),*)) => {
+        if <$m as $crate::backend::MulAdd>::LANES == 64 && $n >= $crate::kernels::dot::WIDE_MIN {
+            $f::<$($g,)* 64>($($a),*)
+        } else {
+            $f::<$($g,)* 16>($($a),*)
+        }
+    };
+}
+pub(crate) use with_lanes;
+
+/// `max_abs` over `L` lanes, pairwise (exact in any order).
+#[inline(always)]
+pub(crate) fn fold_max<T: Float, const L: usize>(mut big: [T; L]) -> T {
+    let mut w = L;
+    while w > 1 {
+        w /= 2;
+        for j in 0..w {
+            big[j] = max_abs(big[j], big[j + w]);
+        }
+    }
+    big[0]
+}
+
+/// Sums the `L` lanes pairwise (log2(L) levels), then adds `tail`.
 ///
-/// Not inlined on purpose (see the module docs): called once per reduction.
+///
+/// Not inlined on purpose (see the module docs); the SIMD backends replace
+/// it with the same pairwise order in registers ([`MulAdd::fold`]).
 #[inline(never)]
-pub(crate) fn fold_lanes<T: Float>(mut acc: [T; LANES], tail: T) -> T {
-    let mut w = LANES;
+pub(crate) fn fold<T: Float, const L: usize>(mut acc: [T; L], tail: T) -> T {
+    let mut w = L;
     while w > 1 {
         w /= 2;
         for j in 0..w {
@@ -43,12 +84,36 @@ pub(crate) fn fold_lanes<T: Float>(mut acc: [T; LANES], tail: T) -> T {
     acc[0] + tail
 }
 
+/// [`fold`] on [`LANES`] lanes.
+#[inline(always)]
+pub(crate) fn fold_lanes<T: Float>(acc: [T; LANES], tail: T) -> T {
+    fold(acc, tail)
+}
+
 /// `max(big, |x|)` as one compare-and-select (`vmaxp{s,d}`); a NaN `x` is
 /// skipped, which is harmless because it also makes the sum of squares NaN.
 #[inline(always)]
 pub(crate) fn max_abs<T: Float>(big: T, x: T) -> T {
     let a = x.abs();
     if a > big { a } else { big }
+}
+
+/// The dot body on `L` lanes: element `i` to lane `i mod L`, then [`fold`].
+#[inline(always)]
+pub(crate) fn dot_lanes<M: MulAdd, T: Float, const L: usize>(a: &[T], b: &[T]) -> T {
+    let (ca, ra) = a.as_chunks::<L>();
+    let (cb, rb) = b.as_chunks::<L>();
+    let mut acc = [T::ZERO; L];
+    for (x, y) in ca.iter().zip(cb) {
+        for j in 0..L {
+            acc[j] = M::mul_add(x[j], y[j], acc[j]);
+        }
+    }
+    // The tail continues the lanes it falls on (keeps the bound).
+    for ((acc, &x), &y) in acc.iter_mut().zip(ra).zip(rb) {
+        *acc = M::mul_add(x, y, *acc);
+    }
+    M::fold(acc)
 }
 
 struct Dot<'a, T> {
@@ -60,20 +125,27 @@ impl<T: Float> Kernel for Dot<'_, T> {
     type Output = T;
     #[inline(always)]
     fn run<M: MulAdd>(self) -> T {
-        let (ca, ra) = self.a.as_chunks::<LANES>();
-        let (cb, rb) = self.b.as_chunks::<LANES>();
-        let mut acc = [T::ZERO; LANES];
-        for (x, y) in ca.iter().zip(cb) {
-            for j in 0..LANES {
-                acc[j] = M::mul_add(x[j], y[j], acc[j]);
-            }
-        }
-        // The tail continues the lanes it falls on (keeps the bound).
-        for ((acc, &x), &y) in acc.iter_mut().zip(ra).zip(rb) {
-            *acc = M::mul_add(x, y, *acc);
-        }
-        fold_lanes(acc, T::ZERO)
+        with_lanes!(M, self.a.len(), dot_lanes::<M, T>(self.a, self.b))
     }
+}
+
+/// Sum of squares and largest magnitude in one pass, on `L` lanes.
+#[inline(always)]
+fn sum_sq_max_lanes<M: MulAdd, T: Float, const L: usize>(a: &[T]) -> (T, T) {
+    let (ca, ra) = a.as_chunks::<L>();
+    let mut acc = [T::ZERO; L];
+    let mut big = [T::ZERO; L];
+    for x in ca {
+        for j in 0..L {
+            acc[j] = M::mul_add(x[j], x[j], acc[j]);
+            big[j] = max_abs(big[j], x[j]);
+        }
+    }
+    for ((acc, big), &x) in acc.iter_mut().zip(big.iter_mut()).zip(ra) {
+        *acc = M::mul_add(x, x, *acc);
+        *big = max_abs(*big, x);
+    }
+    (M::fold(acc), fold_max(big))
 }
 
 /// Sum of squares and largest magnitude in one pass.
@@ -85,24 +157,7 @@ impl<T: Float> Kernel for SumSqMax<'_, T> {
     type Output = (T, T);
     #[inline(always)]
     fn run<M: MulAdd>(self) -> (T, T) {
-        let (ca, ra) = self.a.as_chunks::<LANES>();
-        let mut acc = [T::ZERO; LANES];
-        let mut big = [T::ZERO; LANES];
-        for x in ca {
-            for j in 0..LANES {
-                acc[j] = M::mul_add(x[j], x[j], acc[j]);
-                big[j] = max_abs(big[j], x[j]);
-            }
-        }
-        for ((acc, big), &x) in acc.iter_mut().zip(big.iter_mut()).zip(ra) {
-            *acc = M::mul_add(x, x, *acc);
-            *big = max_abs(*big, x);
-        }
-        let mut m = T::ZERO;
-        for b in big {
-            m = max_abs(m, b);
-        }
-        (fold_lanes(acc, T::ZERO), m)
+        with_lanes!(M, self.a.len(), sum_sq_max_lanes::<M, T>(self.a))
     }
 }
 
@@ -119,8 +174,7 @@ impl Backend {
     /// ```
     #[inline]
     pub fn dot<T: Float>(self, a: &[T], b: &[T]) -> Result<T, Error> {
-        check_len("b", a.len(), b.len())?;
-        self.run(Dot { a, b })
+        dot_on(self, a, b)
     }
 
     /// Sum of squares `Σ a_i²` on this backend (can overflow to ∞ for huge
@@ -132,8 +186,21 @@ impl Backend {
     /// ```
     #[inline]
     pub fn sum_sq<T: Float>(self, a: &[T]) -> Result<T, Error> {
-        self.run(SumSqMax { a }).map(|(s, _)| s)
+        sum_sq_on(self, a)
     }
+}
+
+/// The checked dot product on any backend or token.
+#[inline(always)]
+pub(crate) fn dot_on<E: Exec, T: Float>(e: E, a: &[T], b: &[T]) -> Result<T, Error> {
+    check_len("b", a.len(), b.len())?;
+    e.exec(Dot { a, b })
+}
+
+/// The sum of squares on any backend or token.
+#[inline(always)]
+pub(crate) fn sum_sq_on<E: Exec, T: Float>(e: E, a: &[T]) -> Result<T, Error> {
+    e.exec(SumSqMax { a }).map(|(s, _)| s)
 }
 
 /// Dot product `Σ a_i b_i` on the detected backend. See [`Backend::dot`].

@@ -9,6 +9,7 @@
 //! | file | kernels | ALGORITHMS.md |
 //! |---|---|---|
 //! | `axpy.rs` | [`axpy`] | solver steps |
+//! | `body.rs` | [`body`]: bodies for user kernels | — |
 //! | `dot.rs` | [`dot`], [`sum_sq`] | reductions |
 //! | `norm.rs` | [`norm`] | §9.2 scaled norm |
 //! | `storm.rs` | [`storm_update`], [`storm_step`], [`ema_update`] | §9.1 |
@@ -16,11 +17,12 @@
 //! | `saga.rs` | [`SagaTable`], [`ScalarSagaTable`] | §9.4 |
 //! | `project.rs` | [`project_ball`], [`project_ball_centered`], [`step_project`] | §9.2 |
 
-mod axpy;
+pub(crate) mod axpy;
+pub mod body;
 pub(crate) mod dot;
 mod fd;
 pub(crate) mod norm;
-mod project;
+pub(crate) mod project;
 mod saga;
 pub(crate) mod storm;
 

@@ -19,9 +19,9 @@
 //! `n · 2^-161` (f64) relative error.
 
 use crate::Float;
-use crate::backend::{Backend, Kernel, MulAdd};
+use crate::backend::{Backend, Exec, Kernel, MulAdd};
 use crate::error::Error;
-use crate::kernels::dot::{LANES, SumSqMax, fold_lanes};
+use crate::kernels::dot::{SumSqMax, with_lanes};
 
 /// Sum of squares of `(a_i − c_i) · s1 · s2` (`c` = 0 when absent; two exact
 /// power-of-two factors, because one cannot span the whole exponent range).
@@ -36,39 +36,44 @@ impl<T: Float> Kernel for ScaledSumSq<'_, T> {
     type Output = T;
     #[inline(always)]
     fn run<M: MulAdd>(self) -> T {
-        let (s1, s2) = (self.s1, self.s2);
-        // Same lane layout as `SumSqMax`, so both paths share one error bound.
-        let (ca, ra) = self.a.as_chunks::<LANES>();
-        let mut acc = [T::ZERO; LANES];
-        match self.c {
-            None => {
-                for x in ca {
-                    for j in 0..LANES {
-                        let y = x[j] * s1 * s2;
-                        acc[j] = M::mul_add(y, y, acc[j]);
-                    }
-                }
-                for (acc, &x) in acc.iter_mut().zip(ra) {
-                    let y = x * s1 * s2;
-                    *acc = M::mul_add(y, y, *acc);
+        with_lanes!(M, self.a.len(), scaled_sum_sq::<M, T>(self.a, self.c, self.s1, self.s2))
+    }
+}
+
+/// The body of [`ScaledSumSq`] on `L` lanes: the same lane layout as
+/// `SumSqMax`, so both paths share one error bound.
+#[inline(always)]
+fn scaled_sum_sq<M: MulAdd, T: Float, const L: usize>(a: &[T], c: Option<&[T]>, s1: T, s2: T) -> T {
+    let (ca, ra) = a.as_chunks::<L>();
+    let mut acc = [T::ZERO; L];
+    match c {
+        None => {
+            for x in ca {
+                for j in 0..L {
+                    let y = x[j] * s1 * s2;
+                    acc[j] = M::mul_add(y, y, acc[j]);
                 }
             }
-            Some(c) => {
-                let (cc, rc) = c.as_chunks::<LANES>();
-                for (x, c) in ca.iter().zip(cc) {
-                    for j in 0..LANES {
-                        let y = (x[j] - c[j]) * s1 * s2;
-                        acc[j] = M::mul_add(y, y, acc[j]);
-                    }
-                }
-                for (acc, (&x, &c)) in acc.iter_mut().zip(ra.iter().zip(rc)) {
-                    let y = (x - c) * s1 * s2;
-                    *acc = M::mul_add(y, y, *acc);
-                }
+            for (acc, &x) in acc.iter_mut().zip(ra) {
+                let y = x * s1 * s2;
+                *acc = M::mul_add(y, y, *acc);
             }
         }
-        fold_lanes(acc, T::ZERO)
+        Some(c) => {
+            let (cc, rc) = c.as_chunks::<L>();
+            for (x, c) in ca.iter().zip(cc) {
+                for j in 0..L {
+                    let y = (x[j] - c[j]) * s1 * s2;
+                    acc[j] = M::mul_add(y, y, acc[j]);
+                }
+            }
+            for (acc, (&x, &c)) in acc.iter_mut().zip(ra.iter().zip(rc)) {
+                let y = (x - c) * s1 * s2;
+                *acc = M::mul_add(y, y, *acc);
+            }
+        }
     }
+    M::fold(acc)
 }
 
 /// Smallest max-magnitude for which the unscaled sum of squares is accurate:
@@ -85,8 +90,8 @@ fn small_threshold<T: Float>() -> T {
 /// `(sum_sq, max_abs)`, running the scaled second pass only when needed (a
 /// rare path: extreme magnitudes only).
 #[inline]
-pub(crate) fn finish_norm<T: Float>(
-    backend: Backend,
+pub(crate) fn finish_norm<E: Exec, T: Float>(
+    backend: E,
     a: &[T],
     c: Option<&[T]>,
     sum: T,
@@ -101,8 +106,8 @@ pub(crate) fn finish_norm<T: Float>(
 /// one-pass path and for NaN, ∞, 0), so that callers can use a norm that
 /// overflows (§9.2: projecting a vector of huge entries).
 #[inline]
-pub(crate) fn norm_parts<T: Float>(
-    backend: Backend,
+pub(crate) fn norm_parts<E: Exec, T: Float>(
+    backend: E,
     a: &[T],
     c: Option<&[T]>,
     sum: T,
@@ -126,7 +131,7 @@ pub(crate) fn norm_parts<T: Float>(
     // Scale by 2^-e in two exact steps so that every step stays representable.
     let half = -e / 2;
     let (s1, s2) = (T::exp2i(half), T::exp2i(-e - half));
-    let scaled = backend.run(ScaledSumSq { a, c, s1, s2 })?;
+    let scaled = backend.exec(ScaledSumSq { a, c, s1, s2 })?;
     Ok((scaled.sqrt(), e))
 }
 
@@ -143,9 +148,15 @@ impl Backend {
     /// ```
     #[inline]
     pub fn norm<T: Float>(self, a: &[T]) -> Result<T, Error> {
-        let (sum, m) = self.run(SumSqMax { a })?;
-        finish_norm(self, a, None, sum, m)
+        norm_on(self, a)
     }
+}
+
+/// The norm on any backend or token.
+#[inline(always)]
+pub(crate) fn norm_on<E: Exec, T: Float>(e: E, a: &[T]) -> Result<T, Error> {
+    let (sum, m) = e.exec(SumSqMax { a })?;
+    finish_norm(e, a, None, sum, m)
 }
 
 /// Euclidean norm on the detected backend. See [`Backend::norm`].

@@ -6,7 +6,7 @@
 //! one subtraction, one multiplication and one addition per element.
 
 use crate::Float;
-use crate::backend::{Backend, Kernel, MulAdd};
+use crate::backend::{Backend, Exec, Kernel, MulAdd};
 use crate::error::{Error, check_len};
 
 /// Checks that a momentum weight lies in `[0, 1]` (NaN fails).
@@ -95,10 +95,7 @@ impl Backend {
     /// ```
     #[inline]
     pub fn storm_update<T: Float>(self, h: &mut [T], g: &[T], g_prev: &[T], eta: T) -> Result<(), Error> {
-        check_len("g", h.len(), g.len())?;
-        check_len("g_prev", h.len(), g_prev.len())?;
-        check_unit("eta", eta)?;
-        self.run(Storm { h, g, g_prev, c: T::ONE - eta })
+        storm_update_on(self, h, g, g_prev, eta)
     }
 
     /// Fused STORM update and step: `h ← g + (1 − η)(h − g_prev)`, then
@@ -123,14 +120,7 @@ impl Backend {
         eta: T,
         alpha: T,
     ) -> Result<(), Error> {
-        check_len("x", h.len(), x.len())?;
-        check_len("g", h.len(), g.len())?;
-        check_len("g_prev", h.len(), g_prev.len())?;
-        check_unit("eta", eta)?;
-        if !alpha.is_finite() {
-            return Err(Error::NonFinite { what: "alpha" });
-        }
-        self.run(StormStep { h, x, g, g_prev, c: T::ONE - eta, alpha })
+        storm_step_on(self, h, x, g, g_prev, eta, alpha)
     }
 
     /// Exponential moving average (heavy-ball momentum)
@@ -146,10 +136,52 @@ impl Backend {
     /// ```
     #[inline]
     pub fn ema_update<T: Float>(self, h: &mut [T], g: &[T], rho: T) -> Result<(), Error> {
-        check_len("g", h.len(), g.len())?;
-        check_unit("rho", rho)?;
-        self.run(Ema { h, g, rho, one_minus_rho: T::ONE - rho })
+        ema_update_on(self, h, g, rho)
     }
+}
+
+/// The checked STORM update on any backend or token.
+#[inline(always)]
+pub(crate) fn storm_update_on<E: Exec, T: Float>(
+    e: E,
+    h: &mut [T],
+    g: &[T],
+    g_prev: &[T],
+    eta: T,
+) -> Result<(), Error> {
+    check_len("g", h.len(), g.len())?;
+    check_len("g_prev", h.len(), g_prev.len())?;
+    check_unit("eta", eta)?;
+    e.exec(Storm { h, g, g_prev, c: T::ONE - eta })
+}
+
+/// The checked fused STORM step on any backend or token.
+#[inline(always)]
+pub(crate) fn storm_step_on<E: Exec, T: Float>(
+    e: E,
+    h: &mut [T],
+    x: &mut [T],
+    g: &[T],
+    g_prev: &[T],
+    eta: T,
+    alpha: T,
+) -> Result<(), Error> {
+    check_len("x", h.len(), x.len())?;
+    check_len("g", h.len(), g.len())?;
+    check_len("g_prev", h.len(), g_prev.len())?;
+    check_unit("eta", eta)?;
+    if !alpha.is_finite() {
+        return Err(Error::NonFinite { what: "alpha" });
+    }
+    e.exec(StormStep { h, x, g, g_prev, c: T::ONE - eta, alpha })
+}
+
+/// The checked moving average on any backend or token.
+#[inline(always)]
+pub(crate) fn ema_update_on<E: Exec, T: Float>(e: E, h: &mut [T], g: &[T], rho: T) -> Result<(), Error> {
+    check_len("g", h.len(), g.len())?;
+    check_unit("rho", rho)?;
+    e.exec(Ema { h, g, rho, one_minus_rho: T::ONE - rho })
 }
 
 /// STORM update on the detected backend. See [`Backend::storm_update`].
