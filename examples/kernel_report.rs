@@ -16,7 +16,8 @@
 //!
 //! Every figure is the minimum over repeated timings. Run:
 //! `cargo run --release --example kernel_report` (add `-- --quick` for a
-//! shorter run, `-- --kernel storm` to select one kernel).
+//! shorter run, `-- --kernel storm` to select one kernel, `-- --sizes 16,64`
+//! to select sizes).
 
 // The naive references are index loops on purpose.
 #![allow(clippy::needless_range_loop)]
@@ -66,6 +67,8 @@ fn f<T: Float>(x: f64) -> T {
 struct Opts {
     quick: bool,
     only: Option<String>,
+    /// Sizes given with `--sizes 16,64` (default: all).
+    sizes: Option<Vec<usize>>,
 }
 
 fn sizes(quick: bool) -> Vec<usize> {
@@ -96,8 +99,10 @@ struct Line<'a> {
     bytes_per_elem: f64,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
     l: &Line,
+    api: &str,
     backend: &str,
     ns: f64,
     triad_ns: f64,
@@ -112,10 +117,11 @@ fn report(
         None => "n/a".into(),
     };
     println!(
-        "kernel={} dtype={} n={} backend={} ns_per_elem={:.3} gbps={:.1} vs_triad={:.2} vs_naive={:.2} vs_nalgebra={}",
+        "kernel={} dtype={} n={} api={} backend={} ns_per_elem={:.3} gbps={:.1} vs_triad={:.2} vs_naive={:.2} vs_nalgebra={}",
         l.kernel,
         l.dtype,
         l.n,
+        api,
         backend,
         ns / l.n as f64,
         gbps,
@@ -137,8 +143,40 @@ fn backends(
     let available = Backend::ALL.into_iter().filter(|b| b.is_available());
     for (name, b) in available.map(|b| (b.name(), Some(b))).chain([("auto", None)]) {
         let ns = best_time(|| run(b.unwrap_or_else(Backend::detect)), l.n, budget(l.n, quick));
-        report(l, name, ns, triad.0, triad.1, naive_ns, na_ns);
+        report(l, "slice", name, ns, triad.0, triad.1, naive_ns, na_ns);
     }
+}
+
+/// `v` as a fixed-size array (the `api=array` lines).
+fn arr<T, const N: usize>(v: &[T]) -> &[T; N] {
+    v.try_into().unwrap()
+}
+
+/// `v` as a mutable fixed-size array.
+fn arr_mut<T, const N: usize>(v: &mut [T]) -> &mut [T; N] {
+    v.try_into().unwrap()
+}
+
+/// The `api=array` line of one kernel at n = 16 and 64: `$body` runs with
+/// the constant `$N` equal to the size.
+macro_rules! array_line {
+    ($l:expr, $triad:expr, $naive:expr, $na:expr, $quick:expr, |$N:ident| $body:block) => {
+        match $l.n {
+            16 => {
+                const $N: usize = 16;
+                array_line!(@run $l, $triad, $naive, $na, $quick, $body)
+            }
+            64 => {
+                const $N: usize = 64;
+                array_line!(@run $l, $triad, $naive, $na, $quick, $body)
+            }
+            _ => {}
+        }
+    };
+    (@run $l:expr, $triad:expr, $naive:expr, $na:expr, $quick:expr, $body:block) => {{
+        let ns = best_time(|| $body, $l.n, budget($l.n, $quick));
+        report(&$l, "array", bilevel::array::BACKEND.name(), ns, $triad.0, $triad.1, $naive, $na);
+    }};
 }
 
 /// Kernels measured by [`measure`] (the streaming ones).
@@ -150,7 +188,7 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
     }
     let dtype = T::NAME;
     let es = core::mem::size_of::<T>() as f64;
-    for n in sizes(opts.quick) {
+    for n in opts.sizes.clone().unwrap_or_else(|| sizes(opts.quick)) {
         let want = |k: &str| opts.only.as_deref().is_none_or(|o| o == k);
         let bud = budget(n, opts.quick);
         let (b, c) = (fill::<T>(n, 1), fill::<T>(n, 2));
@@ -177,9 +215,9 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
             bud,
         );
         let l = Line { kernel: "triad", dtype, n, bytes_per_elem: 3.0 * es };
-        report(&l, "naive", triad_ns, triad_ns, 3.0 * es, triad_ns, None);
+        report(&l, "slice", "naive", triad_ns, triad_ns, 3.0 * es, triad_ns, None);
         let l = Line { kernel: "copy", dtype, n, bytes_per_elem: 2.0 * es };
-        report(&l, "naive", copy_ns, triad_ns, 3.0 * es, copy_ns, None);
+        report(&l, "slice", "naive", copy_ns, triad_ns, 3.0 * es, copy_ns, None);
 
         if want("storm") {
             let (g, gp) = (fill::<T>(n, 3), fill::<T>(n, 4));
@@ -220,6 +258,10 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
+                bilevel::array::storm_update(arr_mut::<T, N>(&mut h), arr(&g), arr(&gp), eta).unwrap();
+                black_box(&mut h);
+            });
         }
         if want("storm_step") {
             let (g, gp) = (fill::<T>(n, 3), fill::<T>(n, 4));
@@ -263,6 +305,18 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
+                bilevel::array::storm_step(
+                    arr_mut::<T, N>(&mut h),
+                    arr_mut(&mut x),
+                    arr(&g),
+                    arr(&gp),
+                    eta,
+                    alpha,
+                )
+                .unwrap();
+                black_box((&mut h, &mut x));
+            });
         }
         if want("ema") {
             let g = fill::<T>(n, 3);
@@ -301,6 +355,10 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
+                bilevel::array::ema_update(arr_mut::<T, N>(&mut h), arr(&g), rho).unwrap();
+                black_box(&mut h);
+            });
         }
         if want("axpy") {
             let xv = fill::<T>(n, 3);
@@ -338,6 +396,10 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
+                bilevel::array::axpy(al, arr::<T, N>(&xv), arr_mut(&mut y)).unwrap();
+                black_box(&mut y);
+            });
         }
         if want("dot") {
             let (x, y) = (fill::<T>(n, 3), fill::<T>(n, 4));
@@ -371,6 +433,9 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
+                black_box(bilevel::array::dot(arr::<T, N>(&x), arr(&y)).unwrap());
+            });
         }
         if want("norm") {
             let x = fill::<T>(n, 3);
@@ -404,6 +469,9 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
+                black_box(bilevel::array::norm(arr::<T, N>(&x)).unwrap());
+            });
         }
         if want("project") {
             // A point outside the ball, restored by a copy after each call so
@@ -458,6 +526,11 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
+                bilevel::array::project_ball(arr_mut::<T, N>(&mut x), r).unwrap();
+                black_box(&mut x);
+                x.copy_from_slice(&x0);
+            });
         }
     }
 }
@@ -891,7 +964,7 @@ fn cpu_name() -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut opts = Opts { quick: false, only: None };
+    let mut opts = Opts { quick: false, only: None, sizes: None };
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -900,8 +973,15 @@ fn main() {
                 opts.only = Some(args[i + 1].clone());
                 i += 1;
             }
+            "--sizes" if i + 1 < args.len() => {
+                opts.sizes =
+                    Some(args[i + 1].split(',').map(|n| n.parse().expect("--sizes 16,64")).collect());
+                i += 1;
+            }
             other => {
-                eprintln!("kernel_report: unknown argument `{other}` (use --quick, --kernel NAME)");
+                eprintln!(
+                    "kernel_report: unknown argument `{other}` (use --quick, --kernel NAME, --sizes N,M)"
+                );
                 std::process::exit(2);
             }
         }

@@ -428,8 +428,7 @@ pub(crate) fn fused<T: crate::Float>(a: T, b: T, c: T) -> T {
     if cfg!(feature = "std") { a.mul_add(b, c) } else { a * b + c }
 }
 
-/// Fused multiply-add, 16 accumulators, portable fold (NEON, and code
-/// compiled for a target with FMA).
+/// Fused multiply-add, 16 accumulators, portable fold (the NEON backend).
 #[allow(dead_code)]
 pub(crate) struct Fused;
 impl sealed::Sealed for Fused {}
@@ -441,15 +440,50 @@ impl MulAdd for Fused {
     }
 }
 
-/// The multiply-add policy of code compiled without a token (the fixed-size
-/// kernels in [`crate::array`]): fused when the build enables FMA, 16
-/// accumulators.
-#[cfg(any(target_feature = "fma", all(target_arch = "aarch64", target_feature = "neon")))]
-pub(crate) type Native = Fused;
-/// The multiply-add policy of code compiled without a token.
-#[cfg(not(any(target_feature = "fma", all(target_arch = "aarch64", target_feature = "neon"))))]
-#[allow(dead_code)]
-pub(crate) type Native = Plain;
+/// Whether this build's baseline has a fused multiply-add instruction (then
+/// the fixed-size kernels fuse, like the backend named by [`STATIC_BACKEND`]).
+const STATIC_FMA: bool = cfg!(any(
+    all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"),
+    all(target_arch = "aarch64", target_feature = "neon")
+));
+
+/// The backend whose results the fixed-size kernels reproduce bit for bit:
+/// the one this build's baseline target features amount to.
+pub(crate) const STATIC_BACKEND: Backend = if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
+    Backend::Neon
+} else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")) {
+    Backend::Avx2Fma
+} else {
+    Backend::Scalar
+};
+
+/// The policy of the fixed-size kernels ([`crate::array`], static nalgebra
+/// vectors): compiled into the caller with the build's own target features,
+/// 16 accumulators, fold inlined (straight-line code for small `N`); the
+/// same multiply-add and order as [`STATIC_BACKEND`], hence the same bits.
+pub(crate) struct Static;
+impl sealed::Sealed for Static {}
+impl MulAdd for Static {
+    const LANES: usize = 16;
+    #[inline(always)]
+    fn mul_add<T: crate::Float>(a: T, b: T, c: T) -> T {
+        if STATIC_FMA { fused(a, b, c) } else { a * b + c }
+    }
+    #[inline(always)]
+    fn fold<T: crate::Float, const L: usize>(acc: [T; L]) -> T {
+        crate::kernels::dot::fold_inline(acc)
+    }
+}
+
+/// Runs kernels with [`Static`], inline: no dispatch, no detection.
+#[derive(Clone, Copy)]
+pub(crate) struct StaticExec;
+impl Exec for StaticExec {
+    #[inline(always)]
+    fn exec<K: Kernel>(self, kernel: K) -> Result<K::Output, Error> {
+        Ok(kernel.run::<Static>())
+    }
+}
 
 /// One operation with its arguments: the single generic body, run by a
 /// backend. Implement it to run your own loops on the crate's backends

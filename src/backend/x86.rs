@@ -39,11 +39,17 @@ impl MulAdd for Zmm {
     }
 }
 
+/// The accumulators on a 64-byte boundary: whole-register stores and loads
+/// then never straddle a cache line, so they forward (a `zmm` store split
+/// across lines stalls the load that reads it back).
+#[repr(C, align(64))]
+struct Aligned<T, const L: usize>([T; L]);
+
 /// `acc[j] += acc[j + w]` for `w = L/2, …` while `w ≥ width` (whole
 /// registers of `width` elements added with `add`); leaves `w = width`.
 #[inline(always)]
-fn fold_registers<T, const L: usize>(acc: &mut [T; L], width: usize, add: impl Fn(*mut T, *const T)) {
-    let p = acc.as_mut_ptr();
+fn fold_registers<T, const L: usize>(acc: &mut Aligned<T, L>, width: usize, add: impl Fn(*mut T, *const T)) {
+    let p = acc.0.as_mut_ptr();
     let mut w = L;
     while w > width {
         w /= 2;
@@ -59,7 +65,8 @@ fn fold_registers<T, const L: usize>(acc: &mut [T; L], width: usize, add: impl F
 /// The pairwise fold of `MulAdd::fold` in `ymm`/`xmm` registers (AVX).
 /// Only called inside `run_avx2_fma`/`run_avx512`, where it is inlined.
 #[inline(always)]
-fn fold_ymm<T: Float, const L: usize>(mut acc: [T; L]) -> T {
+fn fold_ymm<T: Float, const L: usize>(acc: [T; L]) -> T {
+    let mut acc = Aligned(acc);
     if size_of::<T>() == 8 {
         fold_registers(&mut acc, 4, |a, b| {
             // SAFETY: `a` and `b` point to 4 f64 inside `acc` (see
@@ -73,7 +80,7 @@ fn fold_ymm<T: Float, const L: usize>(mut acc: [T; L]) -> T {
             }
         });
         // SAFETY: `acc` holds at least 4 f64 (`L ≥ 16`); AVX as above.
-        let r = unsafe { hsum_pd(_mm256_loadu_pd(acc.as_ptr().cast())) };
+        let r = unsafe { hsum_pd(_mm256_loadu_pd(acc.0.as_ptr().cast())) };
         T::from_f64(r)
     } else {
         fold_registers(&mut acc, 8, |a, b| {
@@ -86,14 +93,15 @@ fn fold_ymm<T: Float, const L: usize>(mut acc: [T; L]) -> T {
             }
         });
         // SAFETY: `acc` holds at least 8 f32; AVX as above.
-        let r = unsafe { hsum_ps(_mm256_loadu_ps(acc.as_ptr().cast())) };
+        let r = unsafe { hsum_ps(_mm256_loadu_ps(acc.0.as_ptr().cast())) };
         T::from_f64(f64::from(r))
     }
 }
 
 /// The pairwise fold in `zmm` registers, then `ymm` (AVX-512F/DQ).
 #[inline(always)]
-fn fold_zmm<T: Float, const L: usize>(mut acc: [T; L]) -> T {
+fn fold_zmm<T: Float, const L: usize>(acc: [T; L]) -> T {
+    let mut acc = Aligned(acc);
     if size_of::<T>() == 8 {
         fold_registers(&mut acc, 8, |a, b| {
             // SAFETY: `a` and `b` point to 8 f64 inside `acc`; AVX-512F is
@@ -107,7 +115,7 @@ fn fold_zmm<T: Float, const L: usize>(mut acc: [T; L]) -> T {
         });
         // SAFETY: `acc` holds at least 8 f64; AVX-512F as above.
         let r = unsafe {
-            let v = _mm512_loadu_pd(acc.as_ptr().cast());
+            let v = _mm512_loadu_pd(acc.0.as_ptr().cast());
             hsum_pd(_mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd::<1>(v)))
         };
         T::from_f64(r)
@@ -123,7 +131,7 @@ fn fold_zmm<T: Float, const L: usize>(mut acc: [T; L]) -> T {
         });
         // SAFETY: `acc` holds at least 16 f32; AVX-512F/DQ as above.
         let r = unsafe {
-            let v = _mm512_loadu_ps(acc.as_ptr().cast());
+            let v = _mm512_loadu_ps(acc.0.as_ptr().cast());
             hsum_ps(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps::<1>(v)))
         };
         T::from_f64(f64::from(r))

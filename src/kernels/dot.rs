@@ -84,6 +84,19 @@ pub(crate) fn fold<T: Float, const L: usize>(mut acc: [T; L], tail: T) -> T {
     acc[0] + tail
 }
 
+/// [`fold`], inlined (the fixed-size kernels: straight-line code).
+#[inline(always)]
+pub(crate) fn fold_inline<T: Float, const L: usize>(mut acc: [T; L]) -> T {
+    let mut w = L;
+    while w > 1 {
+        w /= 2;
+        for j in 0..w {
+            acc[j] += acc[j + w];
+        }
+    }
+    acc[0]
+}
+
 /// [`fold`] on [`LANES`] lanes.
 #[inline(always)]
 pub(crate) fn fold_lanes<T: Float>(acc: [T; LANES], tail: T) -> T {
