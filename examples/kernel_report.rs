@@ -801,6 +801,156 @@ fn subnormal<T: Float>(tiny: f64) {
     }
 }
 
+/// One line of the oracle kernels: time per call, matrix bytes per second,
+/// speed-up over a naive loop and nalgebra (when given).
+#[allow(clippy::too_many_arguments)]
+fn oracle_line(
+    kernel: &str,
+    dtype: &str,
+    shape: &str,
+    backend: &str,
+    ns: f64,
+    bytes: f64,
+    naive: f64,
+    na: Option<f64>,
+) {
+    let na = na.map_or("n/a".into(), |t| format!("{:.2}", t / ns));
+    println!(
+        "kernel={kernel} dtype={dtype} n={shape} api=slice backend={backend} ns_per_call={ns:.0} gbps={:.1} vs_naive={:.2} vs_nalgebra={na}",
+        bytes / ns,
+        naive / ns
+    );
+}
+
+/// Kernels for user oracles: `gemv`, `gemv_t` (100×100, 1000×1000),
+/// the benchopt-quadratic batched product (64 samples of 100×100), and the
+/// GLM accumulation (1000 rows of 22).
+fn measure_oracles<T: Float + nalgebra::RealField>(opts: &Opts) {
+    let dtype = T::NAME;
+    let es = core::mem::size_of::<T>() as f64;
+    let want = |k: &str| opts.only.as_deref().is_none_or(|o| o == k);
+    let bud = budget(1000, opts.quick);
+    let available: Vec<Backend> = Backend::ALL.into_iter().filter(|b| b.is_available()).collect();
+    for n in [100usize, 1000] {
+        let shape = format!("{n}x{n}");
+        let (a, x) = (fill::<T>(n * n, 1), fill::<T>(n, 2));
+        let mut y = fill::<T>(n, 3);
+        let bytes = es * (n * n) as f64;
+        let na_a = nalgebra::DMatrix::from_row_slice(n, n, &a);
+        let nx = DVector::from_column_slice(&x);
+        let mut ny = DVector::from_column_slice(&y);
+        if want("gemv") {
+            let naive = best_time(
+                || {
+                    for r in 0..n {
+                        let mut s = T::ZERO;
+                        for k in 0..n {
+                            s += a[r * n + k] * x[k];
+                        }
+                        y[r] = s;
+                    }
+                    black_box(&mut y);
+                },
+                n,
+                bud,
+            );
+            let na = best_time(|| ny.gemv(T::ONE, &na_a, &nx, T::ZERO), n, bud);
+            for &b in &available {
+                let ns = best_time(|| b.gemv(T::ONE, &a, &x, T::ZERO, &mut y).unwrap(), n, bud);
+                oracle_line("gemv", dtype, &shape, b.name(), ns, bytes, naive, Some(na));
+            }
+        }
+        if want("gemv_t") {
+            let naive = best_time(
+                || {
+                    y.fill(T::ZERO);
+                    for r in 0..n {
+                        for k in 0..n {
+                            y[k] += x[r] * a[r * n + k];
+                        }
+                    }
+                    black_box(&mut y);
+                },
+                n,
+                bud,
+            );
+            let na = best_time(|| ny.gemv_tr(T::ONE, &na_a, &nx, T::ZERO), n, bud);
+            for &b in &available {
+                let ns = best_time(|| b.gemv_t(T::ONE, &a, &x, T::ZERO, &mut y).unwrap(), n, bud);
+                oracle_line("gemv_t", dtype, &shape, b.name(), ns, bytes, naive, Some(na));
+            }
+        }
+    }
+    if want("batched_gemv") {
+        let (d, samples, batch) = (100usize, 256usize, 64usize);
+        let mats = fill::<T>(samples * d * d, 4);
+        let x = fill::<T>(d, 5);
+        let mut y = vec![T::ZERO; d];
+        let idx: Vec<usize> = (0..batch).map(|k| (k * 37) % samples).collect();
+        let alpha = f::<T>(1.0 / batch as f64);
+        let naive = best_time(
+            || {
+                y.fill(T::ZERO);
+                for &s in &idx {
+                    for r in 0..d {
+                        let mut acc = T::ZERO;
+                        for k in 0..d {
+                            acc += mats[s * d * d + r * d + k] * x[k];
+                        }
+                        y[r] += alpha * acc;
+                    }
+                }
+                black_box(&mut y);
+            },
+            d,
+            bud,
+        );
+        let shape = format!("{batch}x{d}x{d}");
+        for &b in &available {
+            let ns = best_time(|| b.batched_gemv(alpha, &mats, &idx, &x, T::ZERO, &mut y).unwrap(), d, bud);
+            oracle_line(
+                "batched_gemv",
+                dtype,
+                &shape,
+                b.name(),
+                ns,
+                es * (batch * d * d) as f64,
+                naive,
+                None,
+            );
+        }
+    }
+    if want("glm_accumulate") {
+        let (rows, d) = (1000usize, 22usize);
+        let (a, x) = (fill::<T>(rows * d, 6), fill::<T>(d, 7));
+        let mut out = vec![T::ZERO; d];
+        let h = T::HALF;
+        let naive = best_time(
+            || {
+                out.fill(T::ZERO);
+                for r in 0..rows {
+                    let mut s = T::ZERO;
+                    for k in 0..d {
+                        s += a[r * d + k] * x[k];
+                    }
+                    let c = h * s;
+                    for k in 0..d {
+                        out[k] += c * a[r * d + k];
+                    }
+                }
+                black_box(&mut out);
+            },
+            rows,
+            bud,
+        );
+        let shape = format!("{rows}x{d}");
+        for &b in &available {
+            let ns = best_time(|| b.glm_accumulate(&a, &x, |_, s| h * s, &mut out).unwrap(), rows, bud);
+            oracle_line("glm_accumulate", dtype, &shape, b.name(), ns, es * (rows * d) as f64, naive, None);
+        }
+    }
+}
+
 /// The CPU model, from /proc/cpuinfo where present.
 fn cpu_name() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
@@ -844,6 +994,8 @@ fn main() {
     measure::<f32>(&opts);
     measure_fd_saga::<f64>(&opts);
     measure_fd_saga::<f32>(&opts);
+    measure_oracles::<f64>(&opts);
+    measure_oracles::<f32>(&opts);
     let want = |k: &str| opts.only.as_deref().is_none_or(|o| o == k);
     if want("saga_epoch") {
         saga_epoch();

@@ -5,7 +5,7 @@ use core::fmt::Debug;
 
 use super::{Backend, Kernel, Plain, features, sealed};
 use crate::error::Error;
-use crate::kernels::{axpy, dot, norm, project, storm};
+use crate::kernels::{axpy, dense, dot, glm, norm, project, storm};
 use crate::{Float, kernels};
 
 /// Declares the provided kernel methods of [`Simd`]: each checks its
@@ -105,6 +105,34 @@ pub trait Simd: Copy + Debug + Send + Sync + 'static + sealed::Sealed {
         /// Fused `v ← Π_r(v − λ h)`. See [`Backend::step_project`].
         "let mut v = [0.0f64, 0.0];\nScalar.step_project(&mut v, &[-3.0, -4.0], 1.0, 2.5).unwrap();\nassert_eq!(v, [1.5, 2.0]);"
         fn step_project(v: &mut [T], h: &[T], lambda: T, r: T) -> Result<T, Error> = project::step_project_on;
+        /// `y ← αAx + βy`. See [`Backend::gemv`].
+        "let mut y = [0.0f64; 2];\nScalar.gemv(1.0, &[1.0, 2.0, 3.0, 4.0], &[1.0, 1.0], 0.0, &mut y).unwrap();\nassert_eq!(y, [3.0, 7.0]);"
+        fn gemv(alpha: T, a: &[T], x: &[T], beta: T, y: &mut [T]) -> Result<(), Error> = dense::gemv_on;
+        /// `y ← αAᵀx + βy`. See [`Backend::gemv_t`].
+        "let mut y = [0.0f64; 2];\nScalar.gemv_t(1.0, &[1.0, 2.0, 3.0, 4.0], &[1.0, 1.0], 0.0, &mut y).unwrap();\nassert_eq!(y, [4.0, 6.0]);"
+        fn gemv_t(alpha: T, a: &[T], x: &[T], beta: T, y: &mut [T]) -> Result<(), Error> = dense::gemv_t_on;
+        /// Per-sample batched product `y ← α Σ_k A_{indices[k]} x + βy`. See [`Backend::batched_gemv`].
+        "let mut y = [0.0f64];\nScalar.batched_gemv(1.0, &[1.0, 2.0], &[0, 1, 1], &[3.0], 0.0, &mut y).unwrap();\nassert_eq!(y, [15.0]);"
+        fn batched_gemv(alpha: T, mats: &[T], indices: &[usize], x: &[T], beta: T, y: &mut [T]) -> Result<(), Error> = dense::batched_gemv_on;
+    }
+
+    /// GLM accumulation `Aᵀ(c ⊙ Ax)`. See [`Backend::glm_accumulate`].
+    ///
+    /// ```
+    /// use bilevel::backend::{Scalar, Simd};
+    /// let mut g = [0.0f64; 2];
+    /// Scalar.glm_accumulate(&[1.0, 2.0, 3.0, 4.0], &[1.0, 0.0], |_, s| s, &mut g).unwrap();
+    /// assert_eq!(g, [10.0, 14.0]); // 1·(1, 2) + 3·(3, 4)
+    /// ```
+    #[inline(always)]
+    fn glm_accumulate<T: Float, F: FnMut(usize, T) -> T>(
+        self,
+        a: &[T],
+        x: &[T],
+        coef: F,
+        out: &mut [T],
+    ) -> Result<(), Error> {
+        glm::glm_accumulate_on(self, a, x, coef, out)
     }
 }
 

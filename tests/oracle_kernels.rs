@@ -1,0 +1,146 @@
+//! Kernels for user oracles (`gemv`, `gemv_t`, `batched_gemv`,
+//! `glm_accumulate`) on every backend, f32 and f64: bit-checked against the
+//! same computation composed from `dot` and plain loops, bound-checked
+//! against a compensated dense reference, and their errors.
+
+mod common;
+
+use bilevel::{Backend, Error, kernels};
+use common::*;
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+/// `(rows, cols, a (rows·cols), x (cols), y (rows), extra (rows·cols))`.
+type Case<T> = (usize, usize, Vec<T>, Vec<T>, Vec<T>, Vec<T>);
+
+fn case<T: TestFloat>() -> BoxedStrategy<Case<T>> {
+    (0usize..9, 0usize..70)
+        .prop_flat_map(|(r, c)| {
+            let v = |n| proptest::collection::vec(moderate::<T>(), n);
+            (Just(r), Just(c), v(r * c), v(c), v(r), v(r * c))
+        })
+        .boxed()
+}
+
+/// `α·s + β·y` as the kernels combine one entry.
+fn combine<T: TestFloat>(alpha: T, s: T, beta: T, y: T) -> T {
+    if beta == T::ZERO { alpha * s } else { alpha * s + beta * y }
+}
+
+fn check<T: TestFloat>((rows, cols, a, x, y0, m2): Case<T>) -> Result<(), TestCaseError> {
+    let (alpha, beta) = (T::from_f64(0.75), T::from_f64(-1.5));
+    for be in backends() {
+        // gemv: row dots on the same backend, then the combination.
+        let mut y = y0.clone();
+        be.gemv(alpha, &a, &x, beta, &mut y).unwrap();
+        for r in 0..rows {
+            let row = &a[r * cols..(r + 1) * cols];
+            let want = combine(alpha, be.dot(row, &x).unwrap(), beta, y0[r]);
+            prop_assert!(same(y[r], want), "{:?} gemv row {}", be, r);
+            // Against the exact value: the dot bound, plus the roundings of
+            // α·s, β·y and their sum.
+            let (hi, lo, abs) = dot2(row, &x);
+            let exact = alpha.to_f64() * (hi + lo) + beta.to_f64() * y0[r].to_f64();
+            let u = unit_roundoff::<T>();
+            let scale = alpha.to_f64().abs() * abs + (beta.to_f64() * y0[r].to_f64()).abs();
+            let tol =
+                alpha.to_f64().abs() * dot_tolerance::<T>(cols, abs, hi, hi, lo) + 4.0 * u * scale + 1e-300;
+            prop_assert!((y[r].to_f64() - exact).abs() <= tol, "{:?} gemv bound row {}", be, r);
+        }
+        // gemv_t: elementwise, the plain loop's bits on every backend.
+        let mut yt = x.clone();
+        be.gemv_t(alpha, &a, &y0, beta, &mut yt).unwrap();
+        let mut want: Vec<T> = x.iter().map(|&v| beta * v).collect();
+        for r in 0..rows {
+            let s = alpha * y0[r];
+            for c in 0..cols {
+                want[c] += s * a[r * cols + c];
+            }
+        }
+        prop_assert_eq!(first_diff(&yt, &want), None, "{:?} gemv_t", be);
+        // batched_gemv over two samples (a, m2), batch [1, 0, 1].
+        let mats: Vec<T> = a.iter().chain(&m2).copied().collect();
+        let mut yb = y0.clone();
+        be.batched_gemv(alpha, &mats, &[1, 0, 1], &x, beta, &mut yb).unwrap();
+        for r in 0..rows {
+            let row = |m: &[T]| be.dot(&m[r * cols..(r + 1) * cols], &x).unwrap();
+            let s = if cols == 0 { T::ZERO } else { T::ZERO + row(&m2) + row(&a) + row(&m2) };
+            prop_assert!(same(yb[r], combine(alpha, s, beta, y0[r])), "{:?} batched row {}", be, r);
+        }
+        // glm_accumulate with a nonlinear coefficient.
+        if cols > 0 {
+            let coef = |i: usize, s: T| T::from_f64((s.to_f64() * 0.1).tanh()) + T::from_usize(i);
+            let mut out = vec![T::NAN_T; cols];
+            be.glm_accumulate(&a, &x, coef, &mut out).unwrap();
+            let mut want = vec![T::ZERO; cols];
+            for r in 0..rows {
+                let row = &a[r * cols..(r + 1) * cols];
+                let c = coef(r, be.dot(row, &x).unwrap());
+                for k in 0..cols {
+                    want[k] += c * row[k];
+                }
+            }
+            prop_assert_eq!(first_diff(&out, &want), None, "{:?} glm", be);
+        }
+    }
+    // The free functions run the detected backend.
+    let (mut y1, mut y2) = (y0.clone(), y0.clone());
+    kernels::gemv(alpha, &a, &x, beta, &mut y1).unwrap();
+    Backend::detect().gemv(alpha, &a, &x, beta, &mut y2).unwrap();
+    prop_assert_eq!(first_diff(&y1, &y2), None);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(128))]
+    #[test]
+    fn oracle_kernels_f32(c in case::<f32>()) {
+        check(c)?;
+    }
+    #[test]
+    fn oracle_kernels_f64(c in case::<f64>()) {
+        check(c)?;
+    }
+}
+
+#[test]
+fn beta_zero_does_not_read_y() {
+    let mut y = [f64::NAN; 2];
+    kernels::gemv(1.0, &[1.0, 2.0], &[1.0], 0.0, &mut y).unwrap();
+    assert_eq!(y, [1.0, 2.0]);
+    let mut y = [f64::NAN; 1];
+    kernels::gemv_t(1.0, &[1.0, 2.0], &[1.0, 1.0], 0.0, &mut y).unwrap();
+    assert_eq!(y, [3.0]);
+}
+
+#[test]
+fn errors() {
+    let mut y = [0.0f64; 2];
+    let want = Err(Error::LengthMismatch { what: "a", expected: 6, found: 5 });
+    assert_eq!(kernels::gemv(1.0, &[0.0; 5], &[0.0; 3], 0.0, &mut y), want);
+    assert_eq!(
+        kernels::gemv(f64::NAN, &[0.0; 6], &[0.0; 3], 0.0, &mut y),
+        Err(Error::NonFinite { what: "alpha" })
+    );
+    assert_eq!(
+        kernels::gemv_t(1.0, &[0.0; 6], &[0.0; 3], f64::INFINITY, &mut y),
+        Err(Error::NonFinite { what: "beta" })
+    );
+    assert_eq!(kernels::gemv_t(1.0, &[0.0; 5], &[0.0; 3], 0.0, &mut y), want);
+    let mats = [0.0f64; 12]; // two 2×3 samples
+    assert_eq!(
+        kernels::batched_gemv(1.0, &mats, &[0, 2], &[0.0; 3], 0.0, &mut y),
+        Err(Error::IndexOutOfRange { what: "indices", index: 2, len: 2 })
+    );
+    assert_eq!(
+        kernels::batched_gemv(1.0, &mats[..11], &[0], &[0.0; 3], 0.0, &mut y),
+        Err(Error::LengthMismatch { what: "mats", expected: 6, found: 11 })
+    );
+    let mut out = [0.0f64; 3];
+    assert_eq!(
+        kernels::glm_accumulate(&[0.0; 5], &[0.0; 3], |_, s| s, &mut out).unwrap_err(),
+        Error::LengthMismatch { what: "a", expected: 3, found: 5 }
+    );
+    assert_eq!(kernels::glm_accumulate(&[], &[], |_, s: f64| s, &mut []), Err(Error::Empty { what: "x" }));
+    assert_eq!(y, [0.0; 2]);
+}
