@@ -71,7 +71,9 @@ fn time<S: Simd>(s: S, features: &[f64], labels: &[f64], batch: &[usize], x: &[f
         s.run(LogisticGrad { features, labels, batch, x, grad: &mut grad });
     }
     let ns = t.elapsed().as_nanos() as f64 / reps as f64;
-    println!("backend={} ns_per_gradient={ns:.0} grad[0]={:.6e}", S::BACKEND.name(), grad[0]);
+    let g = gradient(s, features, labels, batch, x);
+    assert_eq!(g, grad);
+    println!("backend={} ns_per_gradient={ns:.0} grad[0]={:.6e}", S::BACKEND.name(), g[0]);
 }
 
 fn main() {
