@@ -157,17 +157,20 @@ fn arr_mut<T, const N: usize>(v: &mut [T]) -> &mut [T; N] {
     v.try_into().unwrap()
 }
 
-/// The `api=array` line of one kernel at n = 16 and 64: `$body` runs with
+/// The `api=array` line of one kernel at n = 16 and 64: `$setup` binds the
+/// fixed-size views (outside the timing), then `$body` is timed, both with
 /// the constant `$N` equal to the size.
 macro_rules! array_line {
-    ($l:expr, $triad:expr, $naive:expr, $na:expr, $quick:expr, |$N:ident| $body:block) => {
+    ($l:expr, $triad:expr, $naive:expr, $na:expr, $quick:expr, |$N:ident| [$($setup:stmt;)*] $body:block) => {
         match $l.n {
             16 => {
                 const $N: usize = 16;
+                $($setup)*
                 array_line!(@run $l, $triad, $naive, $na, $quick, $body)
             }
             64 => {
                 const $N: usize = 64;
+                $($setup)*
                 array_line!(@run $l, $triad, $naive, $na, $quick, $body)
             }
             _ => {}
@@ -258,9 +261,11 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
-            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
-                bilevel::array::storm_update(arr_mut::<T, N>(&mut h), arr(&g), arr(&gp), eta).unwrap();
-                black_box(&mut h);
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (ha, ga, gpa) = (arr_mut::<T, N>(&mut h), arr::<T, N>(&g), arr::<T, N>(&gp));
+            ] {
+                bilevel::array::storm_update(ha, ga, gpa, eta).unwrap();
+                black_box(&mut *ha);
             });
         }
         if want("storm_step") {
@@ -305,17 +310,12 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
-            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
-                bilevel::array::storm_step(
-                    arr_mut::<T, N>(&mut h),
-                    arr_mut(&mut x),
-                    arr(&g),
-                    arr(&gp),
-                    eta,
-                    alpha,
-                )
-                .unwrap();
-                black_box((&mut h, &mut x));
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (ha, xa) = (arr_mut::<T, N>(&mut h), arr_mut::<T, N>(&mut x));
+                let (ga, gpa) = (arr::<T, N>(&g), arr::<T, N>(&gp));
+            ] {
+                bilevel::array::storm_step(ha, xa, ga, gpa, eta, alpha).unwrap();
+                black_box((&mut *ha, &mut *xa));
             });
         }
         if want("ema") {
@@ -355,9 +355,11 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
-            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
-                bilevel::array::ema_update(arr_mut::<T, N>(&mut h), arr(&g), rho).unwrap();
-                black_box(&mut h);
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (ha, ga) = (arr_mut::<T, N>(&mut h), arr::<T, N>(&g));
+            ] {
+                bilevel::array::ema_update(ha, ga, rho).unwrap();
+                black_box(&mut *ha);
             });
         }
         if want("axpy") {
@@ -396,9 +398,11 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
-            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
-                bilevel::array::axpy(al, arr::<T, N>(&xv), arr_mut(&mut y)).unwrap();
-                black_box(&mut y);
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (xa, ya) = (arr::<T, N>(&xv), arr_mut::<T, N>(&mut y));
+            ] {
+                bilevel::array::axpy(al, xa, ya).unwrap();
+                black_box(&mut *ya);
             });
         }
         if want("dot") {
@@ -433,8 +437,10 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
-            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
-                black_box(bilevel::array::dot(arr::<T, N>(&x), arr(&y)).unwrap());
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (xa, ya) = (arr::<T, N>(&x), arr::<T, N>(&y));
+            ] {
+                black_box(bilevel::array::dot(black_box(xa), black_box(ya)).unwrap());
             });
         }
         if want("norm") {
@@ -469,8 +475,10 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
-            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
-                black_box(bilevel::array::norm(arr::<T, N>(&x)).unwrap());
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let xa = arr::<T, N>(&x);
+            ] {
+                black_box(bilevel::array::norm(black_box(xa)).unwrap());
             });
         }
         if want("project") {
@@ -526,10 +534,12 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
-            array_line!(l, triad, naive, Some(na), opts.quick, |N| {
-                bilevel::array::project_ball(arr_mut::<T, N>(&mut x), r).unwrap();
-                black_box(&mut x);
-                x.copy_from_slice(&x0);
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (xa, x0a) = (arr_mut::<T, N>(&mut x), arr::<T, N>(&x0));
+            ] {
+                bilevel::array::project_ball(xa, r).unwrap();
+                black_box(&mut *xa);
+                *xa = *x0a;
             });
         }
     }

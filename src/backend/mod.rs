@@ -402,8 +402,32 @@ pub trait MulAdd: sealed::Sealed {
     /// same order, so the result does not depend on the backend's fold.
     #[doc(hidden)]
     #[inline(always)]
-    fn fold<T: crate::Float, const L: usize>(acc: [T; L]) -> T {
-        crate::kernels::dot::fold(acc, T::ZERO)
+    fn fold<T: crate::Float, const L: usize>(acc: &mut Lanes<T, L>) -> T {
+        crate::kernels::dot::fold(acc.0, T::ZERO)
+    }
+}
+
+/// The accumulators of a reduction, on a 64-byte boundary: whole-register
+/// stores and loads of them never straddle a cache line, so a fold that
+/// reloads what the loop stored gets it forwarded (a `zmm` store split
+/// across lines stalls the load that reads it back, by a cost that depended
+/// on the caller's stack alignment).
+#[doc(hidden)]
+#[repr(C, align(64))]
+pub struct Lanes<T, const L: usize>(pub [T; L]);
+
+impl<T, const L: usize> core::ops::Deref for Lanes<T, L> {
+    type Target = [T; L];
+    #[inline(always)]
+    fn deref(&self) -> &[T; L] {
+        &self.0
+    }
+}
+
+impl<T, const L: usize> core::ops::DerefMut for Lanes<T, L> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [T; L] {
+        &mut self.0
     }
 }
 
@@ -470,8 +494,8 @@ impl MulAdd for Static {
         if STATIC_FMA { fused(a, b, c) } else { a * b + c }
     }
     #[inline(always)]
-    fn fold<T: crate::Float, const L: usize>(acc: [T; L]) -> T {
-        crate::kernels::dot::fold_inline(acc)
+    fn fold<T: crate::Float, const L: usize>(acc: &mut Lanes<T, L>) -> T {
+        crate::kernels::dot::fold_inline(acc.0)
     }
 }
 

@@ -4,7 +4,7 @@
 use core::arch::x86_64::*;
 use core::mem::size_of;
 
-use super::{Avx2Fma, Avx512, Kernel, MulAdd, fused, sealed};
+use super::{Avx2Fma, Avx512, Kernel, Lanes, MulAdd, fused, sealed};
 use crate::Float;
 
 /// The AVX2+FMA policy: fused multiply-add, 16 accumulators, fold in `ymm`.
@@ -17,7 +17,7 @@ impl MulAdd for Ymm {
         fused(a, b, c)
     }
     #[inline(always)]
-    fn fold<T: Float, const L: usize>(acc: [T; L]) -> T {
+    fn fold<T: Float, const L: usize>(acc: &mut Lanes<T, L>) -> T {
         fold_ymm(acc)
     }
 }
@@ -34,21 +34,15 @@ impl MulAdd for Zmm {
         fused(a, b, c)
     }
     #[inline(always)]
-    fn fold<T: Float, const L: usize>(acc: [T; L]) -> T {
+    fn fold<T: Float, const L: usize>(acc: &mut Lanes<T, L>) -> T {
         fold_zmm(acc)
     }
 }
 
-/// The accumulators on a 64-byte boundary: whole-register stores and loads
-/// then never straddle a cache line, so they forward (a `zmm` store split
-/// across lines stalls the load that reads it back).
-#[repr(C, align(64))]
-struct Aligned<T, const L: usize>([T; L]);
-
 /// `acc[j] += acc[j + w]` for `w = L/2, …` while `w ≥ width` (whole
 /// registers of `width` elements added with `add`); leaves `w = width`.
 #[inline(always)]
-fn fold_registers<T, const L: usize>(acc: &mut Aligned<T, L>, width: usize, add: impl Fn(*mut T, *const T)) {
+fn fold_registers<T, const L: usize>(acc: &mut Lanes<T, L>, width: usize, add: impl Fn(*mut T, *const T)) {
     let p = acc.0.as_mut_ptr();
     let mut w = L;
     while w > width {
@@ -65,10 +59,9 @@ fn fold_registers<T, const L: usize>(acc: &mut Aligned<T, L>, width: usize, add:
 /// The pairwise fold of `MulAdd::fold` in `ymm`/`xmm` registers (AVX).
 /// Only called inside `run_avx2_fma`/`run_avx512`, where it is inlined.
 #[inline(always)]
-fn fold_ymm<T: Float, const L: usize>(acc: [T; L]) -> T {
-    let mut acc = Aligned(acc);
+fn fold_ymm<T: Float, const L: usize>(acc: &mut Lanes<T, L>) -> T {
     if size_of::<T>() == 8 {
-        fold_registers(&mut acc, 4, |a, b| {
+        fold_registers(acc, 4, |a, b| {
             // SAFETY: `a` and `b` point to 4 f64 inside `acc` (see
             // `fold_registers`; `T` is f64, the only 8-byte `Float`); AVX is
             // enabled in the entry points this is inlined into.
@@ -83,7 +76,7 @@ fn fold_ymm<T: Float, const L: usize>(acc: [T; L]) -> T {
         let r = unsafe { hsum_pd(_mm256_loadu_pd(acc.0.as_ptr().cast())) };
         T::from_f64(r)
     } else {
-        fold_registers(&mut acc, 8, |a, b| {
+        fold_registers(acc, 8, |a, b| {
             // SAFETY: as above with 8 f32 (`T` is f32, the only 4-byte `Float`).
             unsafe {
                 _mm256_storeu_ps(
@@ -100,10 +93,9 @@ fn fold_ymm<T: Float, const L: usize>(acc: [T; L]) -> T {
 
 /// The pairwise fold in `zmm` registers, then `ymm` (AVX-512F/DQ).
 #[inline(always)]
-fn fold_zmm<T: Float, const L: usize>(acc: [T; L]) -> T {
-    let mut acc = Aligned(acc);
+fn fold_zmm<T: Float, const L: usize>(acc: &mut Lanes<T, L>) -> T {
     if size_of::<T>() == 8 {
-        fold_registers(&mut acc, 8, |a, b| {
+        fold_registers(acc, 8, |a, b| {
             // SAFETY: `a` and `b` point to 8 f64 inside `acc`; AVX-512F is
             // enabled in `run_avx512`, the only caller.
             unsafe {
@@ -120,7 +112,7 @@ fn fold_zmm<T: Float, const L: usize>(acc: [T; L]) -> T {
         };
         T::from_f64(r)
     } else {
-        fold_registers(&mut acc, 16, |a, b| {
+        fold_registers(acc, 16, |a, b| {
             // SAFETY: as above with 16 f32.
             unsafe {
                 _mm512_storeu_ps(

@@ -26,7 +26,7 @@
 //! `vfmadd231p{s,d}` and a short call pays no function call for the fold.
 
 use crate::Float;
-use crate::backend::{Backend, Exec, Kernel, MulAdd};
+use crate::backend::{Backend, Exec, Kernel, Lanes, MulAdd};
 use crate::error::{Error, check_len};
 
 /// Number of independent accumulators in the reductions on the scalar, AVX2
@@ -53,19 +53,6 @@ macro_rules! with_lanes {
     };
 }
 pub(crate) use with_lanes;
-
-/// `max_abs` over `L` lanes, pairwise (exact in any order).
-#[inline(always)]
-pub(crate) fn fold_max<T: Float, const L: usize>(mut big: [T; L]) -> T {
-    let mut w = L;
-    while w > 1 {
-        w /= 2;
-        for j in 0..w {
-            big[j] = max_abs(big[j], big[j + w]);
-        }
-    }
-    big[0]
-}
 
 /// Sums the `L` lanes pairwise (log2(L) levels), then adds `tail`.
 ///
@@ -103,8 +90,8 @@ pub(crate) fn fold_lanes<T: Float>(acc: [T; LANES], tail: T) -> T {
     fold(acc, tail)
 }
 
-/// `max(big, |x|)` as one compare-and-select (`vmaxp{s,d}`); a NaN `x` is
-/// skipped, which is harmless because it also makes the sum of squares NaN.
+/// `max(big, |x|)` as one compare-and-select; a NaN `x` is skipped, which is
+/// harmless because it also makes the sum of squares NaN.
 #[inline(always)]
 pub(crate) fn max_abs<T: Float>(big: T, x: T) -> T {
     let a = x.abs();
@@ -116,7 +103,7 @@ pub(crate) fn max_abs<T: Float>(big: T, x: T) -> T {
 pub(crate) fn dot_lanes<M: MulAdd, T: Float, const L: usize>(a: &[T], b: &[T]) -> T {
     let (ca, ra) = a.as_chunks::<L>();
     let (cb, rb) = b.as_chunks::<L>();
-    let mut acc = [T::ZERO; L];
+    let mut acc = Lanes([T::ZERO; L]);
     for (x, y) in ca.iter().zip(cb) {
         for j in 0..L {
             acc[j] = M::mul_add(x[j], y[j], acc[j]);
@@ -126,7 +113,7 @@ pub(crate) fn dot_lanes<M: MulAdd, T: Float, const L: usize>(a: &[T], b: &[T]) -
     for ((acc, &x), &y) in acc.iter_mut().zip(ra).zip(rb) {
         *acc = M::mul_add(x, y, *acc);
     }
-    M::fold(acc)
+    M::fold(&mut acc)
 }
 
 struct Dot<'a, T> {
@@ -142,35 +129,17 @@ impl<T: Float> Kernel for Dot<'_, T> {
     }
 }
 
-/// Sum of squares and largest magnitude in one pass, on `L` lanes.
-#[inline(always)]
-fn sum_sq_max_lanes<M: MulAdd, T: Float, const L: usize>(a: &[T]) -> (T, T) {
-    let (ca, ra) = a.as_chunks::<L>();
-    let mut acc = [T::ZERO; L];
-    let mut big = [T::ZERO; L];
-    for x in ca {
-        for j in 0..L {
-            acc[j] = M::mul_add(x[j], x[j], acc[j]);
-            big[j] = max_abs(big[j], x[j]);
-        }
-    }
-    for ((acc, big), &x) in acc.iter_mut().zip(big.iter_mut()).zip(ra) {
-        *acc = M::mul_add(x, x, *acc);
-        *big = max_abs(*big, x);
-    }
-    (M::fold(acc), fold_max(big))
-}
-
-/// Sum of squares and largest magnitude in one pass.
-pub(crate) struct SumSqMax<'a, T> {
+/// Sum of squares: the dot body on `(a, a)`, hence the same bits as
+/// `dot(a, a)`.
+pub(crate) struct SumSq<'a, T> {
     pub(crate) a: &'a [T],
 }
 
-impl<T: Float> Kernel for SumSqMax<'_, T> {
-    type Output = (T, T);
+impl<T: Float> Kernel for SumSq<'_, T> {
+    type Output = T;
     #[inline(always)]
-    fn run<M: MulAdd>(self) -> (T, T) {
-        with_lanes!(M, self.a.len(), sum_sq_max_lanes::<M, T>(self.a))
+    fn run<M: MulAdd>(self) -> T {
+        with_lanes!(M, self.a.len(), dot_lanes::<M, T>(self.a, self.a))
     }
 }
 
@@ -213,7 +182,7 @@ pub(crate) fn dot_on<E: Exec, T: Float>(e: E, a: &[T], b: &[T]) -> Result<T, Err
 /// The sum of squares on any backend or token.
 #[inline(always)]
 pub(crate) fn sum_sq_on<E: Exec, T: Float>(e: E, a: &[T]) -> Result<T, Error> {
-    e.exec(SumSqMax { a }).map(|(s, _)| s)
+    e.exec(SumSq { a })
 }
 
 /// Dot product `Σ a_i b_i` on the detected backend. See [`Backend::dot`].

@@ -18,9 +18,9 @@
 //! range).
 
 use crate::Float;
-use crate::backend::{Backend, Exec, Kernel, MulAdd};
+use crate::backend::{Backend, Exec, Kernel, Lanes, MulAdd};
 use crate::error::{Error, check_len};
-use crate::kernels::dot::{SumSqMax, fold_max, max_abs, with_lanes};
+use crate::kernels::dot::{SumSq, with_lanes};
 use crate::kernels::norm::norm_parts;
 
 /// Checks a projection radius: positive and not NaN (`+∞` is allowed and
@@ -75,7 +75,7 @@ impl<T: Float> Kernel for Rescale<'_, T> {
     }
 }
 
-/// `w ← w − λ h`, returning the sum of squares and max magnitude of the new `w`.
+/// `w ← w − λ h`, returning the sum of squares of the new `w`.
 struct StepSumSq<'a, T> {
     w: &'a mut [T],
     h: &'a [T],
@@ -83,20 +83,19 @@ struct StepSumSq<'a, T> {
 }
 
 impl<T: Float> Kernel for StepSumSq<'_, T> {
-    type Output = (T, T);
+    type Output = T;
     #[inline(always)]
-    fn run<M: MulAdd>(self) -> (T, T) {
+    fn run<M: MulAdd>(self) -> T {
         with_lanes!(M, self.w.len(), step_sum_sq::<M, T>(self.w, self.h, self.lambda))
     }
 }
 
 /// The body of [`StepSumSq`] on `L` lanes.
 #[inline(always)]
-fn step_sum_sq<M: MulAdd, T: Float, const L: usize>(w: &mut [T], h: &[T], lambda: T) -> (T, T) {
+fn step_sum_sq<M: MulAdd, T: Float, const L: usize>(w: &mut [T], h: &[T], lambda: T) -> T {
     let (cw, rw) = w.as_chunks_mut::<L>();
     let (ch, rh) = h.as_chunks::<L>();
-    let mut acc = [T::ZERO; L];
-    let mut big = [T::ZERO; L];
+    let mut acc = Lanes([T::ZERO; L]);
     for (w, h) in cw.iter_mut().zip(ch) {
         // Load the chunk into a local array before stepping it: the
         // compiler cannot prove `w` and `h` disjoint here, and with all
@@ -108,57 +107,50 @@ fn step_sum_sq<M: MulAdd, T: Float, const L: usize>(w: &mut [T], h: &[T], lambda
         *w = y;
         for j in 0..L {
             acc[j] = M::mul_add(y[j], y[j], acc[j]);
-            big[j] = max_abs(big[j], y[j]);
         }
     }
-    // The tail continues the lanes it falls on, exactly as `SumSqMax`
-    // does, so the result equals `axpy` followed by `project_ball`.
-    let lanes = acc.iter_mut().zip(big.iter_mut());
-    for ((acc, big), (w, &h)) in lanes.zip(rw.iter_mut().zip(rh)) {
+    // The tail continues the lanes it falls on, exactly as `SumSq` does, so
+    // the result equals `axpy` followed by `project_ball`.
+    for (acc, (w, &h)) in acc.iter_mut().zip(rw.iter_mut().zip(rh)) {
         let y = *w - lambda * h;
         *w = y;
         *acc = M::mul_add(y, y, *acc);
-        *big = max_abs(*big, y);
     }
-    (M::fold(acc), fold_max(big))
+    M::fold(&mut acc)
 }
 
-/// Sum of squares and max magnitude of `w − c`, without writing it.
+/// Sum of squares of `w − c`, without writing it.
 struct DiffSumSq<'a, T> {
     w: &'a [T],
     c: &'a [T],
 }
 
 impl<T: Float> Kernel for DiffSumSq<'_, T> {
-    type Output = (T, T);
+    type Output = T;
     #[inline(always)]
-    fn run<M: MulAdd>(self) -> (T, T) {
+    fn run<M: MulAdd>(self) -> T {
         with_lanes!(M, self.w.len(), diff_sum_sq::<M, T>(self.w, self.c))
     }
 }
 
-/// The body of [`DiffSumSq`] on `L` lanes: the lane layout of `SumSqMax` on
+/// The body of [`DiffSumSq`] on `L` lanes: the lane layout of `SumSq` on
 /// the difference `w − c`.
 #[inline(always)]
-fn diff_sum_sq<M: MulAdd, T: Float, const L: usize>(w: &[T], c: &[T]) -> (T, T) {
+fn diff_sum_sq<M: MulAdd, T: Float, const L: usize>(w: &[T], c: &[T]) -> T {
     let (cw, rw) = w.as_chunks::<L>();
     let (cc, rc) = c.as_chunks::<L>();
-    let mut acc = [T::ZERO; L];
-    let mut big = [T::ZERO; L];
+    let mut acc = Lanes([T::ZERO; L]);
     for (w, c) in cw.iter().zip(cc) {
         for j in 0..L {
             let y = w[j] - c[j];
             acc[j] = M::mul_add(y, y, acc[j]);
-            big[j] = max_abs(big[j], y);
         }
     }
-    let lanes = acc.iter_mut().zip(big.iter_mut());
-    for ((acc, big), (&w, &c)) in lanes.zip(rw.iter().zip(rc)) {
+    for (acc, (&w, &c)) in acc.iter_mut().zip(rw.iter().zip(rc)) {
         let y = w - c;
         *acc = M::mul_add(y, y, *acc);
-        *big = max_abs(*big, y);
     }
-    (M::fold(acc), fold_max(big))
+    M::fold(&mut acc)
 }
 
 /// Given the norm as `(mant, e)` (`‖w‖ = mant · 2^e`, see `norm_parts`) and a
@@ -264,11 +256,11 @@ impl Backend {
 #[inline(always)]
 pub(crate) fn project_ball_on<E: Exec, T: Float>(be: E, v: &mut [T], r: T) -> Result<T, Error> {
     check_radius(r)?;
-    let (sum, m) = be.exec(SumSqMax { a: v })?;
+    let sum = be.exec(SumSq { a: v })?;
     if r == T::INFINITY_T && !sum.is_nan() {
         return Ok(T::ONE);
     }
-    let (mant, e) = norm_parts(be, v, None, sum, m)?;
+    let (mant, e) = norm_parts(be, v, None, sum)?;
     match rescale_for(mant, e, r)? {
         None => Ok(T::ONE),
         Some((p, t, s)) => be.exec(Rescale { w: v, c: None, p, t }).map(|()| s),
@@ -285,11 +277,11 @@ pub(crate) fn project_ball_centered_on<E: Exec, T: Float>(
 ) -> Result<T, Error> {
     check_len("center", v.len(), center.len())?;
     check_radius(r)?;
-    let (sum, m) = be.exec(DiffSumSq { w: v, c: center })?;
+    let sum = be.exec(DiffSumSq { w: v, c: center })?;
     if r == T::INFINITY_T && !sum.is_nan() {
         return Ok(T::ONE);
     }
-    let (mant, e) = norm_parts(be, v, Some(center), sum, m)?;
+    let (mant, e) = norm_parts(be, v, Some(center), sum)?;
     match rescale_for(mant, e, r)? {
         None => Ok(T::ONE),
         Some((p, t, s)) => be.exec(Rescale { w: v, c: Some(center), p, t }).map(|()| s),
@@ -310,11 +302,11 @@ pub(crate) fn step_project_on<E: Exec, T: Float>(
     if !lambda.is_finite() {
         return Err(Error::NonFinite { what: "lambda" });
     }
-    let (sum, m) = be.exec(StepSumSq { w: v, h, lambda })?;
+    let sum = be.exec(StepSumSq { w: v, h, lambda })?;
     if r == T::INFINITY_T && !sum.is_nan() {
         return Ok(T::ONE);
     }
-    let (mant, e) = norm_parts(be, v, None, sum, m)?;
+    let (mant, e) = norm_parts(be, v, None, sum)?;
     match rescale_for(mant, e, r)? {
         None => Ok(T::ONE),
         Some((p, t, s)) => be.exec(Rescale { w: v, c: None, p, t }).map(|()| s),
