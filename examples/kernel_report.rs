@@ -729,7 +729,6 @@ fn saga_epoch() {
     let mut table = ScalarSagaTable::zeroed(&mut buf[..], n, d, 1, RowWeights::Uniform).unwrap();
     let (mut w, mut dir) = (vec![0.0; d], vec![0.0; d]);
     let (step, lambda) = (0.05, 1e-3);
-    let b = Backend::detect();
     // Random order makes every feature row a cache miss (8.8 MB of rows);
     // the row LOOKAHEAD samples ahead is prefetched so its latency overlaps
     // the current update (sequential order needs no prefetch).
@@ -741,8 +740,8 @@ fn saga_epoch() {
             }
             let a = &feats[i * d..(i + 1) * d];
             let c = labels[i];
-            let coef = c * loss_d1(c * b.dot(a, w).unwrap());
-            table.update(i, &[coef], a, &mut dir).unwrap();
+            // Score, coefficient and table update fused in one pass.
+            table.update_scored(i, a, w, |s| c * loss_d1(c * s), &mut dir).unwrap();
             for (wk, &dk) in w.iter_mut().zip(&dir) {
                 *wk -= step * (dk + lambda * *wk);
             }

@@ -144,3 +144,41 @@ fn errors() {
     assert_eq!(kernels::glm_accumulate(&[], &[], |_, s: f64| s, &mut []), Err(Error::Empty { what: "x" }));
     assert_eq!(y, [0.0; 2]);
 }
+
+/// `ScalarSagaTable::update_scored` is exactly `dot` then `update` (same
+/// bits for the direction, the stored coefficient and the average), on every
+/// backend.
+#[test]
+fn scored_saga_update_is_dot_then_update() {
+    use bilevel::kernels::{RowWeights, ScalarSagaTable};
+    let (n, d) = (7usize, 22usize);
+    let feats: Vec<f64> = (0..n * d).map(|k| ((k * 37 % 101) as f64 - 50.0) / 17.0).collect();
+    let x: Vec<f64> = (0..d).map(|k| (k as f64 * 0.3).sin()).collect();
+    let coef = |s: f64| -1.0 / (1.0 + s.exp());
+    for be in backends() {
+        let len = ScalarSagaTable::<f64, Vec<f64>>::storage_len(n, d, 1);
+        let mut t1 = ScalarSagaTable::zeroed(vec![0.0; len], n, d, 1, RowWeights::Uniform)
+            .unwrap()
+            .with_backend(be)
+            .unwrap();
+        let mut t2 = t1.clone();
+        for &i in &[3usize, 0, 3, 6, 1] {
+            let a = &feats[i * d..(i + 1) * d];
+            let (mut d1, mut d2) = (vec![0.0; d], vec![0.0; d]);
+            let c1 = t1.update_scored(i, a, &x, coef, &mut d1).unwrap();
+            let c2 = coef(be.dot(a, &x).unwrap());
+            t2.update(i, &[c2], a, &mut d2).unwrap();
+            assert_eq!(c1.to_bits(), c2.to_bits(), "{be:?}");
+            assert_eq!(first_diff(&d1, &d2), None, "{be:?}");
+            assert_eq!(t1.coefficients(i), t2.coefficients(i));
+        }
+        let (mut a1, mut a2) = (vec![0.0; d], vec![0.0; d]);
+        t1.average(&mut a1).unwrap();
+        t2.average(&mut a2).unwrap();
+        assert_eq!(first_diff(&a1, &a2), None);
+    }
+    let len = ScalarSagaTable::<f64, Vec<f64>>::storage_len(2, 2, 2);
+    let mut t = ScalarSagaTable::zeroed(vec![0.0; len], 2, 2, 2, RowWeights::Uniform).unwrap();
+    let err = t.update_scored(0, &[1.0, 1.0], &[1.0, 1.0], |s| s, &mut [0.0; 2]).unwrap_err();
+    assert_eq!(err, Error::InvalidParameter { name: "k", requirement: "1 for update_scored" });
+}
