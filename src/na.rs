@@ -121,7 +121,7 @@ where
 }
 
 /// STORM update `h ← g + (1 − η)(h − g_prev)` (§9.1). See
-/// [`kernels::storm_update`].
+/// [`crate::kernels::storm_update`].
 ///
 /// ```
 /// use nalgebra::Vector2;
@@ -186,7 +186,7 @@ where
 }
 
 /// Exponential moving average `h ← ρ h + (1 − ρ) g`. See
-/// [`kernels::ema_update`].
+/// [`crate::kernels::ema_update`].
 ///
 /// ```
 /// let mut h = nalgebra::Vector1::new(4.0f32);
@@ -231,7 +231,7 @@ where
 }
 
 /// Projects `v` onto the ball of radius `r` centred at `center` (§9.2). See
-/// [`kernels::project_ball_centered`].
+/// [`crate::kernels::project_ball_centered`].
 ///
 /// ```
 /// use nalgebra::Vector2;
@@ -256,7 +256,7 @@ where
 }
 
 /// FdeHBO's fused step and projection `v ← Π_r(v − λ h)` (§9.2). See
-/// [`kernels::step_project`].
+/// [`crate::kernels::step_project`].
 ///
 /// ```
 /// use nalgebra::Vector2;
