@@ -545,6 +545,12 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
     }
 }
 
+/// Every available backend with its name, then `auto` (the detected one).
+fn with_auto() -> Vec<(&'static str, Backend)> {
+    let available = Backend::ALL.into_iter().filter(|b| b.is_available());
+    available.map(|b| (b.name(), b)).chain([("auto", Backend::detect())]).collect()
+}
+
 /// FD Hessian-vector product with a cheap diagonal oracle (its cost is the
 /// oracle's: two gradient calls), and the SAGA table updates.
 fn measure_fd_saga<T: Float + nalgebra::RealField>(opts: &Opts) {
@@ -640,12 +646,7 @@ fn measure_fd_saga<T: Float + nalgebra::RealField>(opts: &Opts) {
             1,
             bud,
         );
-        for (name, bk) in
-            [("scalar", Backend::Scalar), ("avx2", Backend::Avx2Fma), ("auto", Backend::detect())]
-        {
-            if !bk.is_available() {
-                continue;
-            }
+        for (name, bk) in with_auto() {
             let mut t = SagaTable::zeroed(&mut buf[..], rows, d, RowWeights::Uniform)
                 .unwrap()
                 .with_backend(bk)
@@ -669,12 +670,7 @@ fn measure_fd_saga<T: Float + nalgebra::RealField>(opts: &Opts) {
     if want("saga_scalar") {
         let feats = fill::<T>(rows * d, 11);
         let mut sbuf = vec![T::ZERO; ScalarSagaTable::<T, Vec<T>>::storage_len(rows, d, 1)];
-        for (name, bk) in
-            [("scalar", Backend::Scalar), ("avx2", Backend::Avx2Fma), ("auto", Backend::detect())]
-        {
-            if !bk.is_available() {
-                continue;
-            }
+        for (name, bk) in with_auto() {
             let mut t = ScalarSagaTable::zeroed(&mut sbuf[..], rows, d, 1, RowWeights::Uniform)
                 .unwrap()
                 .with_backend(bk)
@@ -776,10 +772,8 @@ fn subnormal<T: Float>(tiny: f64) {
     let normal = fill::<T>(n, 1);
     let sub: Vec<T> = normal.iter().map(|v| *v * f::<T>(tiny)).collect();
     assert!(sub.iter().filter(|v| **v != T::ZERO).all(|v| v.abs() < T::MIN_POSITIVE_T));
-    for (name, bk) in [("scalar", Backend::Scalar), ("avx2", Backend::Avx2Fma)] {
-        if !bk.is_available() {
-            continue;
-        }
+    for bk in Backend::ALL.into_iter().filter(|b| b.is_available()) {
+        let name = bk.name();
         for kernel in ["storm", "ema"] {
             let time = |src: &[T]| {
                 let (g, gp) = (src.to_vec(), src.iter().rev().copied().collect::<Vec<_>>());

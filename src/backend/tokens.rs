@@ -59,9 +59,15 @@ pub trait Simd: Copy + Debug + Send + Sync + 'static + sealed::Sealed {
     /// vectors (see [`Backend::lanes`]; the error bounds depend on it).
     const LANES: usize;
 
-    /// The token, if this CPU and build support the instruction set.
+    /// The token, if this CPU and build support the instruction set (the
+    /// CPU is asked once per process; later calls read the cached answer).
     ///
     /// Errors: [`Error::BackendUnavailable`].
+    ///
+    /// ```
+    /// use bilevel::backend::{Avx2Fma, Simd};
+    /// assert_eq!(Avx2Fma::try_new().is_ok(), bilevel::Backend::Avx2Fma.is_available());
+    /// ```
     fn try_new() -> Result<Self, Error>;
 
     /// The token, without checking the CPU.
@@ -69,9 +75,29 @@ pub trait Simd: Copy + Debug + Send + Sync + 'static + sealed::Sealed {
     /// # Safety
     /// The CPU running the program must support the instruction set (for
     /// example a `no_std` build for a target whose features are known).
+    ///
+    /// ```
+    /// use bilevel::backend::{Scalar, Simd};
+    /// // SAFETY: the scalar backend runs everywhere.
+    /// let s = unsafe { Scalar::new_unchecked() };
+    /// assert_eq!(s.dot(&[1.0f64], &[2.0]), Ok(2.0));
+    /// ```
     unsafe fn new_unchecked() -> Self;
 
-    /// Runs `kernel`'s body compiled for this instruction set.
+    /// Runs `kernel`'s body compiled for this instruction set (see
+    /// [`Kernel`]).
+    ///
+    /// ```
+    /// use bilevel::backend::{Kernel, MulAdd, Scalar, Simd};
+    /// struct Scale<'a>(&'a mut [f32], f32);
+    /// impl Kernel for Scale<'_> {
+    ///     type Output = ();
+    ///     fn run<M: MulAdd>(self) { self.0.iter_mut().for_each(|x| *x *= self.1) }
+    /// }
+    /// let mut v = [1.0f32, 2.0];
+    /// Scalar.run(Scale(&mut v, 3.0));
+    /// assert_eq!(v, [3.0, 6.0]);
+    /// ```
     fn run<K: Kernel>(self, kernel: K) -> K::Output;
 
     kernel_methods! {
