@@ -37,7 +37,7 @@
 use crate::Float;
 use crate::backend::{Backend, StaticExec};
 use crate::error::Error;
-use crate::kernels::{axpy as ax, dot as dt, norm as nm, project as pj, storm as st};
+use crate::kernels::{axpy as ax, dense as dn, dot as dt, norm as nm, project as pj, storm as st};
 
 /// The backend whose slice kernels give the same bits as this module's.
 ///
@@ -179,4 +179,44 @@ pub fn step_project<T: Float, const N: usize>(
     r: T,
 ) -> Result<T, Error> {
     pj::step_project_on(StaticExec, v, h, lambda, r)
+}
+
+/// `y ← αAx + βy` for a row-major `R × C` matrix held as `[[T; C]; R]`. See
+/// [`crate::kernels::gemv`].
+///
+/// ```
+/// let a = [[1.0f64, 2.0], [3.0, 4.0]];
+/// let mut y = [0.0; 2];
+/// bilevel::array::gemv(1.0, &a, &[1.0, 1.0], 0.0, &mut y).unwrap();
+/// assert_eq!(y, [3.0, 7.0]);
+/// ```
+#[inline(always)]
+pub fn gemv<T: Float, const R: usize, const C: usize>(
+    alpha: T,
+    a: &[[T; C]; R],
+    x: &[T; C],
+    beta: T,
+    y: &mut [T; R],
+) -> Result<(), Error> {
+    dn::gemv_on(StaticExec, alpha, a.as_flattened(), x, beta, y)
+}
+
+/// `y ← αAᵀx + βy` for a row-major `R × C` matrix held as `[[T; C]; R]`. See
+/// [`crate::kernels::gemv_t`].
+///
+/// ```
+/// let a = [[1.0f64, 2.0], [3.0, 4.0]];
+/// let mut y = [0.0; 2];
+/// bilevel::array::gemv_t(1.0, &a, &[1.0, 1.0], 0.0, &mut y).unwrap();
+/// assert_eq!(y, [4.0, 6.0]);
+/// ```
+#[inline(always)]
+pub fn gemv_t<T: Float, const R: usize, const C: usize>(
+    alpha: T,
+    a: &[[T; C]; R],
+    x: &[T; R],
+    beta: T,
+    y: &mut [T; C],
+) -> Result<(), Error> {
+    dn::gemv_t_on(StaticExec, alpha, a.as_flattened(), x, beta, y)
 }

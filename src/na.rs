@@ -25,11 +25,11 @@
 //! assert_eq!(bilevel::na::norm(&h), Ok(3.0));
 //! ```
 
-use nalgebra::{Dim, IsContiguous, RawStorage, RawStorageMut, Vector};
+use nalgebra::{Dim, IsContiguous, Matrix, RawStorage, RawStorageMut, Vector};
 
 use crate::backend::StaticExec;
 use crate::error::Error;
-use crate::kernels::{axpy as ax, dot as dt, norm as nm, project as pj, storm as st};
+use crate::kernels::{axpy as ax, dense as dn, dot as dt, norm as nm, project as pj, storm as st};
 use crate::{Backend, Float};
 
 /// Runs `$module::$kernel_on` on the fixed-size path when every dimension in
@@ -279,4 +279,85 @@ where
     SH: RawStorage<T, DH> + IsContiguous,
 {
     route!([D, DH], pj::step_project_on(v.as_mut_slice(), h.as_slice(), lambda, r))
+}
+
+/// `y ← αAx + βy` for a nalgebra matrix with contiguous (column-major)
+/// storage: [`crate::kernels::gemv_t`] on the storage, whose rows are `A`'s
+/// columns. Bit-identical on every backend (elementwise accumulation).
+///
+/// Errors: [`Error::LengthMismatch`] if `x.len() != ncols` or
+/// `y.len() != nrows`; [`Error::NonFinite`] for `alpha`, `beta`.
+///
+/// ```
+/// use nalgebra::{Matrix2, Vector2};
+/// let a = Matrix2::new(1.0f64, 2.0, 3.0, 4.0);
+/// let mut y = Vector2::zeros();
+/// bilevel::na::gemv(1.0, &a, &Vector2::new(1.0, 1.0), 0.0, &mut y).unwrap();
+/// assert_eq!(y, Vector2::new(3.0, 7.0));
+/// ```
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn gemv<T, R, C, SA, DX, SX, DY, SY>(
+    alpha: T,
+    a: &Matrix<T, R, C, SA>,
+    x: &Vector<T, DX, SX>,
+    beta: T,
+    y: &mut Vector<T, DY, SY>,
+) -> Result<(), Error>
+where
+    T: Float,
+    R: Dim,
+    C: Dim,
+    DX: Dim,
+    DY: Dim,
+    SA: RawStorage<T, R, C> + IsContiguous,
+    SX: RawStorage<T, DX> + IsContiguous,
+    SY: RawStorageMut<T, DY> + IsContiguous,
+{
+    check_shape(a.nrows(), a.ncols(), y.len(), x.len())?;
+    route!([R, C, DX, DY], dn::gemv_t_on(alpha, a.as_slice(), x.as_slice(), beta, y.as_mut_slice()))
+}
+
+/// `y ← αAᵀx + βy` for a nalgebra matrix with contiguous (column-major)
+/// storage: [`crate::kernels::gemv`] on the storage (each entry a dot product
+/// of a column of `A` with `x`).
+///
+/// Errors: [`Error::LengthMismatch`] if `x.len() != nrows` or
+/// `y.len() != ncols`; [`Error::NonFinite`] for `alpha`, `beta`.
+///
+/// ```
+/// use nalgebra::{Matrix2, Vector2};
+/// let a = Matrix2::new(1.0f64, 2.0, 3.0, 4.0);
+/// let mut y = Vector2::zeros();
+/// bilevel::na::gemv_t(1.0, &a, &Vector2::new(1.0, 1.0), 0.0, &mut y).unwrap();
+/// assert_eq!(y, Vector2::new(4.0, 6.0));
+/// ```
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn gemv_t<T, R, C, SA, DX, SX, DY, SY>(
+    alpha: T,
+    a: &Matrix<T, R, C, SA>,
+    x: &Vector<T, DX, SX>,
+    beta: T,
+    y: &mut Vector<T, DY, SY>,
+) -> Result<(), Error>
+where
+    T: Float,
+    R: Dim,
+    C: Dim,
+    DX: Dim,
+    DY: Dim,
+    SA: RawStorage<T, R, C> + IsContiguous,
+    SX: RawStorage<T, DX> + IsContiguous,
+    SY: RawStorageMut<T, DY> + IsContiguous,
+{
+    check_shape(a.nrows(), a.ncols(), x.len(), y.len())?;
+    route!([R, C, DX, DY], dn::gemv_on(alpha, a.as_slice(), x.as_slice(), beta, y.as_mut_slice()))
+}
+
+/// Checks `rows == len_rows` (`y` for `gemv`) and `cols == len_cols`.
+#[inline]
+fn check_shape(rows: usize, cols: usize, len_rows: usize, len_cols: usize) -> Result<(), Error> {
+    crate::error::check_len("rows", rows, len_rows)?;
+    crate::error::check_len("cols", cols, len_cols)
 }

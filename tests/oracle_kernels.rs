@@ -182,3 +182,46 @@ fn scored_saga_update_is_dot_then_update() {
     let err = t.update_scored(0, &[1.0, 1.0], &[1.0, 1.0], |s| s, &mut [0.0; 2]).unwrap_err();
     assert_eq!(err, Error::InvalidParameter { name: "k", requirement: "1 for update_scored" });
 }
+
+/// The fixed-size and nalgebra `gemv`/`gemv_t` are the slice kernels on the
+/// same data (`array::BACKEND` for fixed sizes; nalgebra's column-major
+/// storage is the row-major transpose).
+#[test]
+fn array_and_nalgebra_gemv_are_the_slice_kernels() {
+    let a: [[f64; 5]; 3] =
+        core::array::from_fn(|r| core::array::from_fn(|c| ((r * 5 + c) as f64 * 0.7).sin()));
+    let (x5, x3) = ([0.3, -1.0, 2.0, 0.5, 1.5], [1.0, -0.25, 0.75]);
+    let flat = a.as_flattened();
+    let be = bilevel::array::BACKEND;
+    let (mut y1, mut y2) = ([1.0f64; 3], vec![1.0f64; 3]);
+    bilevel::array::gemv(0.5, &a, &x5, 2.0, &mut y1).unwrap();
+    be.gemv(0.5, flat, &x5, 2.0, &mut y2).unwrap();
+    assert_eq!(first_diff(&y1, &y2), None);
+    let (mut z1, mut z2) = ([1.0f64; 5], vec![1.0f64; 5]);
+    bilevel::array::gemv_t(0.5, &a, &x3, 2.0, &mut z1).unwrap();
+    be.gemv_t(0.5, flat, &x3, 2.0, &mut z2).unwrap();
+    assert_eq!(first_diff(&z1, &z2), None);
+    #[cfg(feature = "nalgebra")]
+    {
+        use nalgebra::{DMatrix, DVector, SMatrix, SVector};
+        // A (3×5) as nalgebra: its column-major storage is the 5×3 row-major Aᵀ.
+        let m = SMatrix::<f64, 3, 5>::from_fn(|r, c| a[r][c]);
+        let mut y = SVector::<f64, 3>::repeat(1.0);
+        bilevel::na::gemv(0.5, &m, &SVector::from(x5), 2.0, &mut y).unwrap();
+        let mut want = vec![1.0; 3];
+        be.gemv_t(0.5, m.as_slice(), &x5, 2.0, &mut want).unwrap();
+        assert_eq!(first_diff(y.as_slice(), &want), None);
+        // gemv_t is elementwise: the same bits as the row-major product above.
+        for (g, w) in y.iter().zip(&y2) {
+            assert!((g - w).abs() < 1e-14);
+        }
+        let md = DMatrix::from_fn(3, 5, |r, c| a[r][c]);
+        let mut z = DVector::from_element(5, 1.0);
+        bilevel::na::gemv_t(0.5, &md, &DVector::from_column_slice(&x3), 2.0, &mut z).unwrap();
+        let mut want = vec![1.0; 5];
+        Backend::detect().gemv(0.5, md.as_slice(), &x3, 2.0, &mut want).unwrap();
+        assert_eq!(first_diff(z.as_slice(), &want), None);
+        let err = bilevel::na::gemv(1.0, &md, &DVector::zeros(4), 0.0, &mut DVector::zeros(3)).unwrap_err();
+        assert_eq!(err, Error::LengthMismatch { what: "cols", expected: 5, found: 4 });
+    }
+}
