@@ -452,18 +452,6 @@ pub(crate) fn fused<T: crate::Float>(a: T, b: T, c: T) -> T {
     if cfg!(feature = "std") { a.mul_add(b, c) } else { a * b + c }
 }
 
-/// Fused multiply-add, 16 accumulators, portable fold (the NEON backend).
-#[allow(dead_code)]
-pub(crate) struct Fused;
-impl sealed::Sealed for Fused {}
-impl MulAdd for Fused {
-    const LANES: usize = 16;
-    #[inline(always)]
-    fn mul_add<T: crate::Float>(a: T, b: T, c: T) -> T {
-        fused(a, b, c)
-    }
-}
-
 /// Whether this build's baseline has a fused multiply-add instruction (then
 /// the fixed-size kernels fuse, like the backend named by [`STATIC_BACKEND`]).
 const STATIC_FMA: bool = cfg!(any(

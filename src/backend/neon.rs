@@ -1,12 +1,23 @@
 //! The aarch64 NEON entry point: with `x86.rs`, the only module with
 //! `unsafe` code.
 
-use super::{Fused, Kernel, Neon};
+use super::{Kernel, MulAdd, Neon, fused, sealed};
 
-// 16 accumulators: 4 q registers of f32 (8 of f64), as on AVX2.
+/// The NEON policy: fused multiply-add, 16 accumulators (4 q registers of
+/// f32, 8 of f64), the portable pairwise fold (compiled for NEON here).
+pub(crate) struct Q;
+impl sealed::Sealed for Q {}
+impl MulAdd for Q {
+    const LANES: usize = 16;
+    #[inline(always)]
+    fn mul_add<T: crate::Float>(a: T, b: T, c: T) -> T {
+        fused(a, b, c)
+    }
+}
+
 #[target_feature(enable = "neon")]
 fn run_neon<K: Kernel>(kernel: K) -> K::Output {
-    kernel.run::<Fused>()
+    kernel.run::<Q>()
 }
 
 /// Runs `kernel` compiled for NEON; the token proves the CPU has it.
