@@ -119,3 +119,25 @@ fn tokens_run_the_same_kernels_as_backends() {
     println!("tokens tested: {ran:?}");
     assert_eq!(ran.len(), common::backends().count());
 }
+
+/// A user kernel can call the (hidden) fold with any number of lanes on any
+/// backend: short or odd lane counts take the portable fold instead of
+/// reading whole registers past the end.
+#[test]
+fn fold_with_any_lane_count_is_safe() {
+    use bilevel::backend::Lanes;
+    struct Fold;
+    impl Kernel for Fold {
+        type Output = (f64, f32, f64);
+        fn run<M: MulAdd>(self) -> (f64, f32, f64) {
+            (
+                M::fold(&mut Lanes([1.0f64, 2.0])),
+                M::fold(&mut Lanes([1.0f32; 3])),
+                M::fold(&mut Lanes([0.5f64; 32])),
+            )
+        }
+    }
+    for b in common::backends() {
+        assert_eq!(b.run(Fold).unwrap(), (3.0, 3.0, 16.0), "{b:?}");
+    }
+}

@@ -5,7 +5,7 @@ use super::{Kernel, MulAdd, Neon, fused, sealed};
 
 /// The NEON policy: fused multiply-add, 16 accumulators (4 q registers of
 /// f32, 8 of f64), the portable pairwise fold (compiled for NEON here).
-pub(crate) struct Q;
+struct Q;
 impl sealed::Sealed for Q {}
 impl MulAdd for Q {
     const LANES: usize = 16;

@@ -8,7 +8,7 @@ use super::{Avx2Fma, Avx512, Kernel, Lanes, MulAdd, fused, sealed};
 use crate::Float;
 
 /// The AVX2+FMA policy: fused multiply-add, 16 accumulators, fold in `ymm`.
-pub(crate) struct Ymm;
+struct Ymm;
 impl sealed::Sealed for Ymm {}
 impl MulAdd for Ymm {
     const LANES: usize = 16;
@@ -25,7 +25,7 @@ impl MulAdd for Ymm {
 /// The AVX-512 policy: fused multiply-add, 64 accumulators (4 zmm registers
 /// of f32, 8 of f64: enough independent chains to cover the FMA latency at
 /// 512 bits), fold in `zmm`.
-pub(crate) struct Zmm;
+struct Zmm;
 impl sealed::Sealed for Zmm {}
 impl MulAdd for Zmm {
     const LANES: usize = 64;
@@ -60,6 +60,11 @@ fn fold_registers<T, const L: usize>(acc: &mut Lanes<T, L>, width: usize, add: i
 /// Only called inside `run_avx2_fma`/`run_avx512`, where it is inlined.
 #[inline(always)]
 fn fold_ymm<T: Float, const L: usize>(acc: &mut Lanes<T, L>) -> T {
+    if !(L >= 16 && L.is_power_of_two()) {
+        // `MulAdd::fold` is callable from user kernels with any `L`; the
+        // register code below needs whole registers at every level.
+        return crate::kernels::dot::fold(acc.0, T::ZERO);
+    }
     if size_of::<T>() == 8 {
         fold_registers(acc, 4, |a, b| {
             // SAFETY: `a` and `b` point to 4 f64 inside `acc` (see
@@ -72,7 +77,7 @@ fn fold_ymm<T: Float, const L: usize>(acc: &mut Lanes<T, L>) -> T {
                 )
             }
         });
-        // SAFETY: `acc` holds at least 4 f64 (`L ≥ 16`); AVX as above.
+        // SAFETY: `acc` holds at least 4 f64 (`L ≥ 16`, checked above); AVX as above.
         let r = unsafe { hsum_pd(_mm256_loadu_pd(acc.0.as_ptr().cast())) };
         T::from_f64(r)
     } else {
@@ -94,6 +99,10 @@ fn fold_ymm<T: Float, const L: usize>(acc: &mut Lanes<T, L>) -> T {
 /// The pairwise fold in `zmm` registers, then `ymm` (AVX-512F/DQ).
 #[inline(always)]
 fn fold_zmm<T: Float, const L: usize>(acc: &mut Lanes<T, L>) -> T {
+    if !(L >= 16 && L.is_power_of_two()) {
+        // As in `fold_ymm`: only whole registers at every level.
+        return crate::kernels::dot::fold(acc.0, T::ZERO);
+    }
     if size_of::<T>() == 8 {
         fold_registers(acc, 8, |a, b| {
             // SAFETY: `a` and `b` point to 8 f64 inside `acc`; AVX-512F is

@@ -61,26 +61,29 @@ pub(crate) use with_lanes;
 /// it with the same pairwise order in registers ([`MulAdd::fold`]).
 #[inline(never)]
 pub(crate) fn fold<T: Float, const L: usize>(mut acc: [T; L], tail: T) -> T {
+    fold_in_place(&mut acc);
+    acc[0] + tail
+}
+
+/// The pairwise levels: `acc[j] += acc[j + w − h]` for `j < h = ⌊w/2⌋`, then
+/// `w ← w − h` (for a power of two, `acc[j] += acc[j + w/2]`; an odd count
+/// keeps its middle lane for the next level).
+#[inline(always)]
+fn fold_in_place<T: Float, const L: usize>(acc: &mut [T; L]) {
     let mut w = L;
     while w > 1 {
-        w /= 2;
-        for j in 0..w {
-            acc[j] += acc[j + w];
+        let h = w / 2;
+        for j in 0..h {
+            acc[j] += acc[j + w - h];
         }
+        w -= h;
     }
-    acc[0] + tail
 }
 
 /// [`fold`], inlined (the fixed-size kernels: straight-line code).
 #[inline(always)]
 pub(crate) fn fold_inline<T: Float, const L: usize>(mut acc: [T; L]) -> T {
-    let mut w = L;
-    while w > 1 {
-        w /= 2;
-        for j in 0..w {
-            acc[j] += acc[j + w];
-        }
-    }
+    fold_in_place(&mut acc);
     acc[0]
 }
 
