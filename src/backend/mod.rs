@@ -72,7 +72,8 @@ pub enum Backend {
     /// `std`; without `std` they round twice).
     Avx2Fma,
     /// x86_64 with AVX-512 (F, VL, DQ, BW) plus AVX2 and FMA: 512-bit vectors,
-    /// 64 reduction accumulators.
+    /// 64 reduction accumulators from 256 elements; shorter kernels (by
+    /// [`Kernel::size_hint`]) run the 256-bit code, with the same results.
     Avx512,
     /// aarch64 with NEON (Advanced SIMD): 128-bit vectors, fused
     /// multiply-add in reductions.
@@ -546,6 +547,27 @@ pub trait Kernel {
     type Output;
     /// Executes the body; `M` picks how reductions multiply-add.
     fn run<M: MulAdd>(self) -> Self::Output;
+    /// How many elements the body's loops run over (default: many). The
+    /// AVX-512 backend runs kernels shorter than 256 elements with its
+    /// 256-bit code (the same results: the same fused multiply-add, 16
+    /// accumulators and fold order), where 512-bit loops unrolled for long
+    /// vectors would spend a short call in their scalar remainder.
+    ///
+    /// ```
+    /// use bilevel::backend::{Kernel, MulAdd};
+    /// struct Scale<'a>(&'a mut [f64]);
+    /// impl Kernel for Scale<'_> {
+    ///     type Output = ();
+    ///     fn run<M: MulAdd>(self) { self.0.iter_mut().for_each(|x| *x *= 2.0) }
+    ///     fn size_hint(&self) -> usize { self.0.len() }
+    /// }
+    /// let mut v = [1.0; 3];
+    /// assert_eq!(Scale(&mut v).size_hint(), 3);
+    /// ```
+    #[inline(always)]
+    fn size_hint(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// Hints the CPU to load `data` into its nearest cache ahead of use: for

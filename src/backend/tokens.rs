@@ -183,7 +183,9 @@ pub struct Avx2Fma {
     _proof: (),
 }
 
-/// x86_64 AVX-512 (F, VL, DQ, BW) token; also implies AVX2 and FMA.
+/// x86_64 AVX-512 (F, VL, DQ, BW) token; also proves AVX2 and FMA (the
+/// `new_unchecked` contract includes them): short kernels run the 256-bit
+/// code ([`Kernel::size_hint`]).
 ///
 /// ```
 /// use bilevel::backend::{Avx512, Simd};

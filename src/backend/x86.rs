@@ -180,9 +180,16 @@ pub(super) fn avx2_fma<K: Kernel>(_proof: Avx2Fma, kernel: K) -> K::Output {
     unsafe { run_avx2_fma(kernel) }
 }
 
-/// Runs `kernel` compiled for AVX-512; the token proves the CPU has it.
+/// Runs `kernel` compiled for AVX-512 (for short kernels, the 256-bit code:
+/// see [`Kernel::size_hint`]); the token proves the CPU has it.
 #[inline(always)]
 pub(super) fn avx512<K: Kernel>(_proof: Avx512, kernel: K) -> K::Output {
+    if kernel.size_hint() < crate::kernels::dot::WIDE_MIN {
+        // SAFETY: `run_avx2_fma` requires avx2 and fma, which an `Avx512`
+        // token also proves (`try_new` checks them with AVX-512; the
+        // `new_unchecked` contract includes them, see `Avx512`).
+        return unsafe { run_avx2_fma(kernel) };
+    }
     // SAFETY: `run_avx512` requires avx512f/vl/dq/bw, avx2 and fma. An
     // `Avx512` token exists only if `Avx512::try_new` found all of them or
     // the caller of `new_unchecked` guaranteed them.

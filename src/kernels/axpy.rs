@@ -13,6 +13,10 @@ struct Axpy<'a, T> {
 impl<T: Float> Kernel for Axpy<'_, T> {
     type Output = ();
     #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.y.len()
+    }
+    #[inline(always)]
     fn run<M: MulAdd>(self) {
         let a = self.a;
         for (y, &x) in self.y.iter_mut().zip(self.x) {

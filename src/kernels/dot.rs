@@ -127,6 +127,10 @@ struct Dot<'a, T> {
 impl<T: Float> Kernel for Dot<'_, T> {
     type Output = T;
     #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.a.len()
+    }
+    #[inline(always)]
     fn run<M: MulAdd>(self) -> T {
         with_lanes!(M, self.a.len(), dot_lanes::<M, T>(self.a, self.b))
     }
@@ -140,6 +144,10 @@ pub(crate) struct SumSq<'a, T> {
 
 impl<T: Float> Kernel for SumSq<'_, T> {
     type Output = T;
+    #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.a.len()
+    }
     #[inline(always)]
     fn run<M: MulAdd>(self) -> T {
         with_lanes!(M, self.a.len(), dot_lanes::<M, T>(self.a, self.a))

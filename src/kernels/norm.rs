@@ -39,6 +39,10 @@ struct ScaledSumSq<'a, T> {
 impl<T: Float> Kernel for ScaledSumSq<'_, T> {
     type Output = T;
     #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.a.len()
+    }
+    #[inline(always)]
     fn run<M: MulAdd>(self) -> T {
         with_lanes!(M, self.a.len(), scaled_sum_sq::<M, T>(self.a, self.c, self.s1, self.s2))
     }

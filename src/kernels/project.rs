@@ -48,6 +48,10 @@ struct Rescale<'a, T> {
 impl<T: Float> Kernel for Rescale<'_, T> {
     type Output = ();
     #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.w.len()
+    }
+    #[inline(always)]
     fn run<M: MulAdd>(self) {
         let t = self.t;
         match (self.c, self.p) {
@@ -84,6 +88,10 @@ struct StepSumSq<'a, T> {
 
 impl<T: Float> Kernel for StepSumSq<'_, T> {
     type Output = T;
+    #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.w.len()
+    }
     #[inline(always)]
     fn run<M: MulAdd>(self) -> T {
         with_lanes!(M, self.w.len(), step_sum_sq::<M, T>(self.w, self.h, self.lambda))
@@ -127,6 +135,10 @@ struct DiffSumSq<'a, T> {
 
 impl<T: Float> Kernel for DiffSumSq<'_, T> {
     type Output = T;
+    #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.w.len()
+    }
     #[inline(always)]
     fn run<M: MulAdd>(self) -> T {
         with_lanes!(M, self.w.len(), diff_sum_sq::<M, T>(self.w, self.c))

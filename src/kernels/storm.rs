@@ -29,6 +29,10 @@ struct Storm<'a, T> {
 impl<T: Float> Kernel for Storm<'_, T> {
     type Output = ();
     #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.h.len()
+    }
+    #[inline(always)]
     fn run<M: MulAdd>(self) {
         let c = self.c;
         for ((h, &g), &gp) in self.h.iter_mut().zip(self.g).zip(self.g_prev) {
@@ -48,6 +52,10 @@ struct StormStep<'a, T> {
 
 impl<T: Float> Kernel for StormStep<'_, T> {
     type Output = ();
+    #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.h.len()
+    }
     #[inline(always)]
     fn run<M: MulAdd>(self) {
         let (c, alpha) = (self.c, self.alpha);
@@ -69,6 +77,10 @@ struct Ema<'a, T> {
 
 impl<T: Float> Kernel for Ema<'_, T> {
     type Output = ();
+    #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.h.len()
+    }
     #[inline(always)]
     fn run<M: MulAdd>(self) {
         let (r, s) = (self.rho, self.one_minus_rho);
