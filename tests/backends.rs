@@ -141,3 +141,20 @@ fn fold_with_any_lane_count_is_safe() {
         assert_eq!(b.run(Fold).unwrap(), (3.0, 3.0, 16.0), "{b:?}");
     }
 }
+
+/// Below 256 elements the AVX-512 backend gives the AVX2 backend's bits
+/// (same fused multiply-add, 16 accumulators, fold order); from 256 it uses
+/// 64 accumulators (checked against the bound in tests/reductions.rs).
+#[test]
+fn avx512_short_reductions_match_avx2() {
+    let (Ok(t5), Ok(t2)) = (Avx512::try_new(), Avx2Fma::try_new()) else {
+        println!("AVX-512 or AVX2 not available: skipped");
+        return;
+    };
+    for n in [1usize, 15, 16, 17, 100, 255] {
+        let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.731).sin()).collect();
+        let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.377).cos()).collect();
+        assert_eq!(t5.dot(&a, &b).unwrap().to_bits(), t2.dot(&a, &b).unwrap().to_bits(), "n={n}");
+        assert_eq!(t5.norm(&a).unwrap().to_bits(), t2.norm(&a).unwrap().to_bits(), "n={n}");
+    }
+}
