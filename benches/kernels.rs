@@ -1,6 +1,6 @@
 //! Criterion benchmarks of every kernel: for each (kernel, float type, size)
-//! one group compares the scalar backend, the AVX2+FMA backend (when this
-//! CPU has it), the automatic dispatch, a naive index loop and the same
+//! one group compares every backend this CPU has (scalar, AVX2+FMA,
+//! AVX-512, NEON), the automatic dispatch, a naive index loop and the same
 //! operation composed from nalgebra calls. Throughput is the kernel's nominal
 //! traffic (each vector it reads or writes, once per pass), so criterion's
 //! GiB/s can be compared with the `triad` and `copy` groups (the bandwidth
@@ -39,10 +39,7 @@ fn fill<T: Float>(n: usize, seed: u64) -> Vec<T> {
 
 /// The backends this CPU can run, with their labels; `auto` is the free function.
 fn backends() -> Vec<(&'static str, Backend)> {
-    [("scalar", Backend::Scalar), ("avx2", Backend::Avx2Fma)]
-        .into_iter()
-        .filter(|(_, b)| b.is_available())
-        .collect()
+    Backend::ALL.into_iter().filter(|b| b.is_available()).map(|b| (b.name(), b)).collect()
 }
 
 fn group<'a>(
@@ -395,9 +392,88 @@ fn bench_type<T: Float + nalgebra::RealField>(c: &mut Criterion) {
     g.finish();
 }
 
+/// Kernels for user oracles: `gemv` and `gemv_t` at 100×100 and 1000×1000
+/// (throughput: the matrix's bytes), the benchopt-quadratic batched product
+/// (64 samples of 100×100 per call), and the GLM accumulation at the IJCNN1
+/// width (1000 rows of 22).
+fn bench_oracles<T: Float + nalgebra::RealField>(c: &mut Criterion) {
+    let dtype = <T as Float>::NAME;
+    let es = core::mem::size_of::<T>() as u64;
+    let one = <T as Float>::ONE;
+    for n in [100usize, 1000] {
+        let (a, x) = (fill::<T>(n * n, 1), fill::<T>(n, 2));
+        let mut y = fill::<T>(n, 3);
+        let mut g = c.benchmark_group(format!("gemv/{dtype}/{n}x{n}"));
+        g.throughput(Throughput::Bytes(es * (n * n) as u64));
+        for (name, b) in backends() {
+            g.bench_function(name, |bch| {
+                bch.iter(|| b.gemv(one, &a, &x, <T as Float>::ZERO, &mut y).unwrap())
+            });
+        }
+        g.bench_function("naive", |bch| {
+            bch.iter(|| {
+                for r in 0..n {
+                    let mut s = <T as Float>::ZERO;
+                    for k in 0..n {
+                        s += a[r * n + k] * x[k];
+                    }
+                    y[r] = s;
+                }
+                black_box(&mut y);
+            })
+        });
+        let na = nalgebra::DMatrix::from_row_slice(n, n, &a);
+        let nx = DVector::from_column_slice(&x);
+        let mut ny = DVector::from_column_slice(&y);
+        g.bench_function("nalgebra", |bch| bch.iter(|| ny.gemv(one, &na, &nx, <T as Float>::ZERO)));
+        g.finish();
+        let mut g = c.benchmark_group(format!("gemv_t/{dtype}/{n}x{n}"));
+        g.throughput(Throughput::Bytes(es * (n * n) as u64));
+        for (name, b) in backends() {
+            g.bench_function(name, |bch| {
+                bch.iter(|| b.gemv_t(one, &a, &x, <T as Float>::ZERO, &mut y).unwrap())
+            });
+        }
+        g.bench_function("nalgebra", |bch| bch.iter(|| ny.gemv_tr(one, &na, &nx, <T as Float>::ZERO)));
+        g.finish();
+    }
+    let (d, samples, batch) = (100usize, 256usize, 64usize);
+    let mats = fill::<T>(samples * d * d, 4);
+    let x = fill::<T>(d, 5);
+    let mut y = vec![<T as Float>::ZERO; d];
+    let idx: Vec<usize> = (0..batch).map(|k| (k * 37) % samples).collect();
+    let mut g = c.benchmark_group(format!("batched_gemv/{dtype}/{batch}x{d}x{d}"));
+    g.throughput(Throughput::Bytes(es * (batch * d * d) as u64));
+    let alpha = k::<T>(1.0 / batch as f64);
+    for (name, b) in backends() {
+        g.bench_function(name, |bch| {
+            bch.iter(|| b.batched_gemv(alpha, &mats, &idx, &x, <T as Float>::ZERO, &mut y).unwrap())
+        });
+    }
+    g.finish();
+    let (rows, d) = (1000usize, 22usize);
+    let (a, x) = (fill::<T>(rows * d, 6), fill::<T>(d, 7));
+    let mut out = vec![<T as Float>::ZERO; d];
+    let mut g = c.benchmark_group(format!("glm_accumulate/{dtype}/{rows}x{d}"));
+    g.throughput(Throughput::Bytes(es * (rows * d) as u64));
+    for (name, b) in backends() {
+        g.bench_function(name, |bch| {
+            bch.iter(|| b.glm_accumulate(&a, &x, |_, s| s * half_of::<T>(), &mut out).unwrap())
+        });
+    }
+    g.finish();
+}
+
+/// ½ in `T`.
+fn half_of<T: Float>() -> T {
+    <T as Float>::HALF
+}
+
 fn all(c: &mut Criterion) {
     bench_type::<f64>(c);
     bench_type::<f32>(c);
+    bench_oracles::<f64>(c);
+    bench_oracles::<f32>(c);
 }
 
 criterion_group! {

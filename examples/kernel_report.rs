@@ -16,7 +16,8 @@
 //!
 //! Every figure is the minimum over repeated timings. Run:
 //! `cargo run --release --example kernel_report` (add `-- --quick` for a
-//! shorter run, `-- --kernel storm` to select one kernel).
+//! shorter run, `-- --kernel storm` to select one kernel, `-- --sizes 16,64`
+//! to select sizes).
 
 // The naive references are index loops on purpose.
 #![allow(clippy::needless_range_loop)]
@@ -66,6 +67,8 @@ fn f<T: Float>(x: f64) -> T {
 struct Opts {
     quick: bool,
     only: Option<String>,
+    /// Sizes given with `--sizes 16,64` (default: all).
+    sizes: Option<Vec<usize>>,
 }
 
 fn sizes(quick: bool) -> Vec<usize> {
@@ -96,8 +99,10 @@ struct Line<'a> {
     bytes_per_elem: f64,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
     l: &Line,
+    api: &str,
     backend: &str,
     ns: f64,
     triad_ns: f64,
@@ -112,10 +117,11 @@ fn report(
         None => "n/a".into(),
     };
     println!(
-        "kernel={} dtype={} n={} backend={} ns_per_elem={:.3} gbps={:.1} vs_triad={:.2} vs_naive={:.2} vs_nalgebra={}",
+        "kernel={} dtype={} n={} api={} backend={} ns_per_elem={:.3} gbps={:.1} vs_triad={:.2} vs_naive={:.2} vs_nalgebra={}",
         l.kernel,
         l.dtype,
         l.n,
+        api,
         backend,
         ns / l.n as f64,
         gbps,
@@ -134,15 +140,46 @@ fn backends(
     mut run: impl FnMut(Backend),
     quick: bool,
 ) {
-    for (name, b) in [("scalar", Some(Backend::Scalar)), ("avx2", Some(Backend::Avx2Fma)), ("auto", None)] {
-        if let Some(b) = b
-            && !b.is_available()
-        {
-            continue;
-        }
+    let available = Backend::ALL.into_iter().filter(|b| b.is_available());
+    for (name, b) in available.map(|b| (b.name(), Some(b))).chain([("auto", None)]) {
         let ns = best_time(|| run(b.unwrap_or_else(Backend::detect)), l.n, budget(l.n, quick));
-        report(l, name, ns, triad.0, triad.1, naive_ns, na_ns);
+        report(l, "slice", name, ns, triad.0, triad.1, naive_ns, na_ns);
     }
+}
+
+/// `v` as a fixed-size array (the `api=array` lines).
+fn arr<T, const N: usize>(v: &[T]) -> &[T; N] {
+    v.try_into().unwrap()
+}
+
+/// `v` as a mutable fixed-size array.
+fn arr_mut<T, const N: usize>(v: &mut [T]) -> &mut [T; N] {
+    v.try_into().unwrap()
+}
+
+/// The `api=array` line of one kernel at n = 16 and 64: `$setup` binds the
+/// fixed-size views (outside the timing), then `$body` is timed, both with
+/// the constant `$N` equal to the size.
+macro_rules! array_line {
+    ($l:expr, $triad:expr, $naive:expr, $na:expr, $quick:expr, |$N:ident| [$($setup:stmt;)*] $body:block) => {
+        match $l.n {
+            16 => {
+                const $N: usize = 16;
+                $($setup)*
+                array_line!(@run $l, $triad, $naive, $na, $quick, $body)
+            }
+            64 => {
+                const $N: usize = 64;
+                $($setup)*
+                array_line!(@run $l, $triad, $naive, $na, $quick, $body)
+            }
+            _ => {}
+        }
+    };
+    (@run $l:expr, $triad:expr, $naive:expr, $na:expr, $quick:expr, $body:block) => {{
+        let ns = best_time(|| $body, $l.n, budget($l.n, $quick));
+        report(&$l, "array", bilevel::array::BACKEND.name(), ns, $triad.0, $triad.1, $naive, $na);
+    }};
 }
 
 /// Kernels measured by [`measure`] (the streaming ones).
@@ -154,7 +191,7 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
     }
     let dtype = T::NAME;
     let es = core::mem::size_of::<T>() as f64;
-    for n in sizes(opts.quick) {
+    for n in opts.sizes.clone().unwrap_or_else(|| sizes(opts.quick)) {
         let want = |k: &str| opts.only.as_deref().is_none_or(|o| o == k);
         let bud = budget(n, opts.quick);
         let (b, c) = (fill::<T>(n, 1), fill::<T>(n, 2));
@@ -181,9 +218,9 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
             bud,
         );
         let l = Line { kernel: "triad", dtype, n, bytes_per_elem: 3.0 * es };
-        report(&l, "naive", triad_ns, triad_ns, 3.0 * es, triad_ns, None);
+        report(&l, "slice", "naive", triad_ns, triad_ns, 3.0 * es, triad_ns, None);
         let l = Line { kernel: "copy", dtype, n, bytes_per_elem: 2.0 * es };
-        report(&l, "naive", copy_ns, triad_ns, 3.0 * es, copy_ns, None);
+        report(&l, "slice", "naive", copy_ns, triad_ns, 3.0 * es, copy_ns, None);
 
         if want("storm") {
             let (g, gp) = (fill::<T>(n, 3), fill::<T>(n, 4));
@@ -224,6 +261,12 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (ha, ga, gpa) = (arr_mut::<T, N>(&mut h), arr::<T, N>(&g), arr::<T, N>(&gp));
+            ] {
+                bilevel::array::storm_update(ha, ga, gpa, eta).unwrap();
+                black_box(&mut *ha);
+            });
         }
         if want("storm_step") {
             let (g, gp) = (fill::<T>(n, 3), fill::<T>(n, 4));
@@ -267,6 +310,13 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (ha, xa) = (arr_mut::<T, N>(&mut h), arr_mut::<T, N>(&mut x));
+                let (ga, gpa) = (arr::<T, N>(&g), arr::<T, N>(&gp));
+            ] {
+                bilevel::array::storm_step(ha, xa, ga, gpa, eta, alpha).unwrap();
+                black_box((&mut *ha, &mut *xa));
+            });
         }
         if want("ema") {
             let g = fill::<T>(n, 3);
@@ -305,6 +355,12 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (ha, ga) = (arr_mut::<T, N>(&mut h), arr::<T, N>(&g));
+            ] {
+                bilevel::array::ema_update(ha, ga, rho).unwrap();
+                black_box(&mut *ha);
+            });
         }
         if want("axpy") {
             let xv = fill::<T>(n, 3);
@@ -342,6 +398,12 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (xa, ya) = (arr::<T, N>(&xv), arr_mut::<T, N>(&mut y));
+            ] {
+                bilevel::array::axpy(al, xa, ya).unwrap();
+                black_box(&mut *ya);
+            });
         }
         if want("dot") {
             let (x, y) = (fill::<T>(n, 3), fill::<T>(n, 4));
@@ -375,6 +437,11 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (xa, ya) = (arr::<T, N>(&x), arr::<T, N>(&y));
+            ] {
+                black_box(bilevel::array::dot(black_box(xa), black_box(ya)).unwrap());
+            });
         }
         if want("norm") {
             let x = fill::<T>(n, 3);
@@ -408,6 +475,11 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let xa = arr::<T, N>(&x);
+            ] {
+                black_box(bilevel::array::norm(black_box(xa)).unwrap());
+            });
         }
         if want("project") {
             // A point outside the ball, restored by a copy after each call so
@@ -462,8 +534,21 @@ fn measure<T: Float + nalgebra::RealField>(opts: &Opts) {
                 },
                 opts.quick,
             );
+            array_line!(l, triad, naive, Some(na), opts.quick, |N| [
+                let (xa, x0a) = (arr_mut::<T, N>(&mut x), arr::<T, N>(&x0));
+            ] {
+                bilevel::array::project_ball(xa, r).unwrap();
+                black_box(&mut *xa);
+                *xa = *x0a;
+            });
         }
     }
+}
+
+/// Every available backend with its name, then `auto` (the detected one).
+fn with_auto() -> Vec<(&'static str, Backend)> {
+    let available = Backend::ALL.into_iter().filter(|b| b.is_available());
+    available.map(|b| (b.name(), b)).chain([("auto", Backend::detect())]).collect()
 }
 
 /// FD Hessian-vector product with a cheap diagonal oracle (its cost is the
@@ -561,12 +646,7 @@ fn measure_fd_saga<T: Float + nalgebra::RealField>(opts: &Opts) {
             1,
             bud,
         );
-        for (name, bk) in
-            [("scalar", Backend::Scalar), ("avx2", Backend::Avx2Fma), ("auto", Backend::detect())]
-        {
-            if !bk.is_available() {
-                continue;
-            }
+        for (name, bk) in with_auto() {
             let mut t = SagaTable::zeroed(&mut buf[..], rows, d, RowWeights::Uniform)
                 .unwrap()
                 .with_backend(bk)
@@ -590,12 +670,7 @@ fn measure_fd_saga<T: Float + nalgebra::RealField>(opts: &Opts) {
     if want("saga_scalar") {
         let feats = fill::<T>(rows * d, 11);
         let mut sbuf = vec![T::ZERO; ScalarSagaTable::<T, Vec<T>>::storage_len(rows, d, 1)];
-        for (name, bk) in
-            [("scalar", Backend::Scalar), ("avx2", Backend::Avx2Fma), ("auto", Backend::detect())]
-        {
-            if !bk.is_available() {
-                continue;
-            }
+        for (name, bk) in with_auto() {
             let mut t = ScalarSagaTable::zeroed(&mut sbuf[..], rows, d, 1, RowWeights::Uniform)
                 .unwrap()
                 .with_backend(bk)
@@ -623,12 +698,21 @@ fn measure_fd_saga<T: Float + nalgebra::RealField>(opts: &Opts) {
 /// (direction from the feature row), and the step `w −= γ (dir + λ w)`.
 fn saga_epoch() {
     use bilevel::kernels::{RowWeights, ScalarSagaTable};
-    use bilevel_problems::logistic::logistic_loss_d1;
-    use bilevel_problems::synthetic::LogisticDataset;
-    let data = LogisticDataset::<f64>::ijcnn1_like(0).expect("synthetic data");
-    let train = data.train();
-    let (n, d) = (train.len(), data.dim());
-    let (feats, labels) = (train.features(), train.labels());
+    // Synthetic IJCNN1-shaped binary data (49,990 × 22, seeded): standard
+    // normal-ish features, labels from a planted model with 30% flipped.
+    let (n, d) = (49_990usize, 22usize);
+    let feats: Vec<f64> = fill::<f64>(n * d, 11).into_iter().map(|x| 3.4 * x).collect();
+    let truth = fill::<f64>(d, 12);
+    let flips = fill::<f64>(n, 13);
+    let labels: Vec<f64> = (0..n)
+        .map(|i| {
+            let s = feats[i * d..(i + 1) * d].iter().zip(&truth).map(|(a, t)| a * t).sum::<f64>();
+            let c = if s >= 0.0 { 1.0 } else { -1.0 };
+            if flips[i] < -0.2 { -c } else { c }
+        })
+        .collect();
+    // ℓ(z) = ln(1 + e^-z), ℓ'(z) = −1 / (1 + e^z).
+    let loss_d1 = |z: f64| -1.0 / (1.0 + z.exp());
     let mut order: Vec<usize> = (0..n).collect();
     let mut s = 0x2545_F491_4F6C_DD1Du64;
     for i in (1..n).rev() {
@@ -641,7 +725,6 @@ fn saga_epoch() {
     let mut table = ScalarSagaTable::zeroed(&mut buf[..], n, d, 1, RowWeights::Uniform).unwrap();
     let (mut w, mut dir) = (vec![0.0; d], vec![0.0; d]);
     let (step, lambda) = (0.05, 1e-3);
-    let b = Backend::detect();
     // Random order makes every feature row a cache miss (8.8 MB of rows);
     // the row LOOKAHEAD samples ahead is prefetched so its latency overlaps
     // the current update (sequential order needs no prefetch).
@@ -653,8 +736,8 @@ fn saga_epoch() {
             }
             let a = &feats[i * d..(i + 1) * d];
             let c = labels[i];
-            let coef = c * logistic_loss_d1(c * b.dot(a, w).unwrap());
-            table.update(i, &[coef], a, &mut dir).unwrap();
+            // Score, coefficient and table update fused in one pass.
+            table.update_scored(i, a, w, |s| c * loss_d1(c * s), &mut dir).unwrap();
             for (wk, &dk) in w.iter_mut().zip(&dir) {
                 *wk -= step * (dk + lambda * *wk);
             }
@@ -667,7 +750,13 @@ fn saga_epoch() {
         epoch(&mut w);
         best = best.min(t.elapsed().as_secs_f64());
     }
-    let loss = train.mean_loss(&w).unwrap();
+    let loss = (0..n)
+        .map(|i| {
+            let z = labels[i] * feats[i * d..(i + 1) * d].iter().zip(&w).map(|(a, w)| a * w).sum::<f64>();
+            (-z).exp().ln_1p()
+        })
+        .sum::<f64>()
+        / n as f64;
     println!(
         "kernel=saga_epoch dtype=f64 n={n} d={d} backend=auto ms_per_epoch={:.2} ns_per_sample={:.1} train_loss_after_11_epochs={loss:.4} (target < 3 ms; scikit-learn SAGA ≈ 23 ms)",
         best * 1e3,
@@ -683,10 +772,8 @@ fn subnormal<T: Float>(tiny: f64) {
     let normal = fill::<T>(n, 1);
     let sub: Vec<T> = normal.iter().map(|v| *v * f::<T>(tiny)).collect();
     assert!(sub.iter().filter(|v| **v != T::ZERO).all(|v| v.abs() < T::MIN_POSITIVE_T));
-    for (name, bk) in [("scalar", Backend::Scalar), ("avx2", Backend::Avx2Fma)] {
-        if !bk.is_available() {
-            continue;
-        }
+    for bk in Backend::ALL.into_iter().filter(|b| b.is_available()) {
+        let name = bk.name();
         for kernel in ["storm", "ema"] {
             let time = |src: &[T]| {
                 let (g, gp) = (src.to_vec(), src.iter().rev().copied().collect::<Vec<_>>());
@@ -717,168 +804,154 @@ fn subnormal<T: Float>(tiny: f64) {
     }
 }
 
-/// Solver overhead at p = q = 100: time of one `step` minus the time of its
-/// oracle calls, on a problem whose oracles are O(p + q) (identity Hessian).
-fn solver_overhead() {
-    use bilevel::kernels::Delta;
-    use bilevel::oracles::{FiniteSum, FirstOrder, Problem, SecondOrder};
-    use bilevel::solvers::{
-        F2sa, F2saConfig, F3sa, F3saConfig, FdeHbo, Fmbo, FmboConfig, Saba, SabaConfig, Soba, SobaConfig,
-    };
-    use rand_xoshiro::Xoshiro256PlusPlus;
-    use rand_xoshiro::rand_core::{Rng, SeedableRng};
+/// One line of the oracle kernels: time per call, matrix bytes per second,
+/// speed-up over a naive loop and nalgebra (when given).
+#[allow(clippy::too_many_arguments)]
+fn oracle_line(
+    kernel: &str,
+    dtype: &str,
+    shape: &str,
+    backend: &str,
+    ns: f64,
+    bytes: f64,
+    naive: f64,
+    na: Option<f64>,
+) {
+    let na = na.map_or("n/a".into(), |t| format!("{:.2}", t / ns));
+    println!(
+        "kernel={kernel} dtype={dtype} n={shape} api=slice backend={backend} ns_per_call={ns:.0} gbps={:.1} vs_naive={:.2} vs_nalgebra={na}",
+        bytes / ns,
+        naive / ns
+    );
+}
 
-    /// g = ½‖y − x‖², f = ½‖y‖² + ½‖x‖²; 8 "samples" for SABA.
-    struct Cheap;
-    impl Problem<f64> for Cheap {
-        type Sample = ();
-        fn dim_x(&self) -> usize {
-            100
+/// Kernels for user oracles: `gemv`, `gemv_t` (100×100, 1000×1000),
+/// the benchopt-quadratic batched product (64 samples of 100×100), and the
+/// GLM accumulation (1000 rows of 22).
+fn measure_oracles<T: Float + nalgebra::RealField>(opts: &Opts) {
+    let dtype = T::NAME;
+    let es = core::mem::size_of::<T>() as f64;
+    let want = |k: &str| opts.only.as_deref().is_none_or(|o| o == k);
+    let bud = budget(1000, opts.quick);
+    let available: Vec<Backend> = Backend::ALL.into_iter().filter(|b| b.is_available()).collect();
+    for n in [100usize, 1000] {
+        let shape = format!("{n}x{n}");
+        let (a, x) = (fill::<T>(n * n, 1), fill::<T>(n, 2));
+        let mut y = fill::<T>(n, 3);
+        let bytes = es * (n * n) as f64;
+        let na_a = nalgebra::DMatrix::from_row_slice(n, n, &a);
+        let nx = DVector::from_column_slice(&x);
+        let mut ny = DVector::from_column_slice(&y);
+        if want("gemv") {
+            let naive = best_time(
+                || {
+                    for r in 0..n {
+                        let mut s = T::ZERO;
+                        for k in 0..n {
+                            s += a[r * n + k] * x[k];
+                        }
+                        y[r] = s;
+                    }
+                    black_box(&mut y);
+                },
+                n,
+                bud,
+            );
+            let na = best_time(|| ny.gemv(T::ONE, &na_a, &nx, T::ZERO), n, bud);
+            for &b in &available {
+                let ns = best_time(|| b.gemv(T::ONE, &a, &x, T::ZERO, &mut y).unwrap(), n, bud);
+                oracle_line("gemv", dtype, &shape, b.name(), ns, bytes, naive, Some(na));
+            }
         }
-        fn dim_y(&self) -> usize {
-            100
+        if want("gemv_t") {
+            let naive = best_time(
+                || {
+                    y.fill(T::ZERO);
+                    for r in 0..n {
+                        for k in 0..n {
+                            y[k] += x[r] * a[r * n + k];
+                        }
+                    }
+                    black_box(&mut y);
+                },
+                n,
+                bud,
+            );
+            let na = best_time(|| ny.gemv_tr(T::ONE, &na_a, &nx, T::ZERO), n, bud);
+            for &b in &available {
+                let ns = best_time(|| b.gemv_t(T::ONE, &a, &x, T::ZERO, &mut y).unwrap(), n, bud);
+                oracle_line("gemv_t", dtype, &shape, b.name(), ns, bytes, naive, Some(na));
+            }
         }
-        fn sample_inner<R: Rng + ?Sized>(&self, _: &mut R) {}
-        fn sample_outer<R: Rng + ?Sized>(&self, _: &mut R) {}
     }
-    impl FirstOrder<f64> for Cheap {
-        fn grad_g(&self, x: &[f64], y: &[f64], _: &(), gx: Option<&mut [f64]>, gy: Option<&mut [f64]>) {
-            if let Some(gx) = gx {
-                for ((o, a), b) in gx.iter_mut().zip(x).zip(y) {
-                    *o = a - b;
+    if want("batched_gemv") {
+        let (d, samples, batch) = (100usize, 256usize, 64usize);
+        let mats = fill::<T>(samples * d * d, 4);
+        let x = fill::<T>(d, 5);
+        let mut y = vec![T::ZERO; d];
+        let idx: Vec<usize> = (0..batch).map(|k| (k * 37) % samples).collect();
+        let alpha = f::<T>(1.0 / batch as f64);
+        let naive = best_time(
+            || {
+                y.fill(T::ZERO);
+                for &s in &idx {
+                    for r in 0..d {
+                        let mut acc = T::ZERO;
+                        for k in 0..d {
+                            acc += mats[s * d * d + r * d + k] * x[k];
+                        }
+                        y[r] += alpha * acc;
+                    }
                 }
-            }
-            if let Some(gy) = gy {
-                for ((o, a), b) in gy.iter_mut().zip(y).zip(x) {
-                    *o = a - b;
-                }
-            }
-        }
-        fn grad_f(&self, x: &[f64], y: &[f64], _: &(), fx: Option<&mut [f64]>, fy: Option<&mut [f64]>) {
-            if let Some(fx) = fx {
-                fx.copy_from_slice(x);
-            }
-            if let Some(fy) = fy {
-                fy.copy_from_slice(y);
-            }
-        }
-    }
-    impl SecondOrder<f64> for Cheap {
-        fn hvp_jvp_g(
-            &self,
-            _: &[f64],
-            _: &[f64],
-            v: &[f64],
-            _: &(),
-            hv: Option<&mut [f64]>,
-            jv: Option<&mut [f64]>,
-        ) {
-            if let Some(hv) = hv {
-                hv.copy_from_slice(v);
-            }
-            if let Some(jv) = jv {
-                for (o, a) in jv.iter_mut().zip(v) {
-                    *o = -a;
-                }
-            }
-        }
-    }
-    impl FiniteSum<f64> for Cheap {
-        fn n_inner(&self) -> usize {
-            8
-        }
-        fn n_outer(&self) -> usize {
-            8
-        }
-        fn inner_batch(&self, _: usize) {}
-        fn outer_batch(&self, _: usize) {}
-    }
-
-    let pb = Cheap;
-    let (x0, y0) = (vec![0.5; 100], vec![0.0; 100]);
-    let bud = Duration::from_millis(150);
-    // Oracle costs alone.
-    let (mut gx, mut gy, mut hv, mut jv) = (vec![0.0; 100], vec![0.0; 100], vec![0.0; 100], vec![0.0; 100]);
-    let t_grad_g = best_time(
-        || {
-            pb.grad_g(&x0, black_box(&y0), &(), Some(&mut gx), Some(&mut gy));
-            black_box((&mut gx, &mut gy));
-        },
-        1,
-        bud,
-    );
-    let t_grad_f = best_time(
-        || {
-            pb.grad_f(&x0, black_box(&y0), &(), Some(&mut gx), Some(&mut gy));
-            black_box((&mut gx, &mut gy));
-        },
-        1,
-        bud,
-    );
-    let t_hvp = best_time(
-        || {
-            pb.hvp_jvp_g(&x0, &y0, black_box(&y0), &(), Some(&mut hv), Some(&mut jv));
-            black_box((&mut hv, &mut jv));
-        },
-        1,
-        bud,
-    );
-    let line = |name: &str, step_ns: f64, oracle_ns: f64| {
-        println!(
-            "solver_overhead solver={name} p=100 q=100 ns_per_step={step_ns:.0} oracle_ns={oracle_ns:.0} overhead_ns={:.0}",
-            step_ns - oracle_ns
+                black_box(&mut y);
+            },
+            d,
+            bud,
         );
-    };
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-    let small = bilevel::schedule::Step::Constant(1e-3);
-    let mut time_solver = |s: &mut dyn FnMut(&mut Xoshiro256PlusPlus)| best_time(|| s(&mut rng), 1, bud);
-    let mut soba =
-        Soba::new_owned(SobaConfig { step_y: small, step_x: small, ..Default::default() }, &x0, &y0).unwrap();
-    let ns = time_solver(&mut |r| {
-        soba.step(&pb, r).unwrap();
-    });
-    line("soba", ns, t_grad_g + t_hvp + t_grad_f);
-    let cfg = SabaConfig { step_y: small, step_x: small, ..Default::default() };
-    let mut saba = Saba::new_owned(cfg, &pb, &x0, &y0).unwrap();
-    let ns = time_solver(&mut |r| {
-        saba.step(&pb, r).unwrap();
-    });
-    line("saba", ns, t_grad_g + t_hvp + t_grad_f);
-    let mut f2 = F2sa::new_owned(
-        F2saConfig { step_x: small, step_y: small, step_z: small, inner_steps: 1, ..Default::default() },
-        &x0,
-        &y0,
-    )
-    .unwrap();
-    let ns = time_solver(&mut |r| {
-        f2.step(&pb, r).unwrap();
-    });
-    // One inner step: ∇_y g at z, ∇_y g and ∇_y f at y; then ∇_x g twice and ∇_x f.
-    line("f2sa", ns, 4.0 * t_grad_g + 2.0 * t_grad_f);
-    let mut f3 = F3sa::new_owned(
-        F3saConfig { step_x: small, step_y: small, step_z: small, ..Default::default() },
-        &x0,
-        &y0,
-    )
-    .unwrap();
-    let ns = time_solver(&mut |r| {
-        f3.step(&pb, r).unwrap();
-    });
-    // STORM evaluates every gradient at two points.
-    line("f3sa", ns, 8.0 * t_grad_g + 4.0 * t_grad_f);
-    let mut fc = FmboConfig::new(1e6);
-    (fc.step_x, fc.step_y, fc.step_v) = (small, small, small);
-    let mut fm = Fmbo::new_owned(fc, &x0, &y0).unwrap();
-    let ns = time_solver(&mut |r| {
-        fm.step(&pb, r).unwrap();
-    });
-    line("fmbo", ns, 2.0 * (t_grad_g + t_hvp + t_grad_f));
-    let mut fd = FdeHbo::new_owned(fc, Delta::Relative, &x0, &y0).unwrap();
-    let ns = time_solver(&mut |r| {
-        fd.step(&pb, r).unwrap();
-    });
-    // Each product: two ∇g calls at y ± d v, at both points.
-    line("fdehbo", ns, 2.0 * (t_grad_g + 2.0 * t_grad_g + t_grad_f));
+        let shape = format!("{batch}x{d}x{d}");
+        for &b in &available {
+            let ns = best_time(|| b.batched_gemv(alpha, &mats, &idx, &x, T::ZERO, &mut y).unwrap(), d, bud);
+            oracle_line(
+                "batched_gemv",
+                dtype,
+                &shape,
+                b.name(),
+                ns,
+                es * (batch * d * d) as f64,
+                naive,
+                None,
+            );
+        }
+    }
+    if want("glm_accumulate") {
+        let (rows, d) = (1000usize, 22usize);
+        let (a, x) = (fill::<T>(rows * d, 6), fill::<T>(d, 7));
+        let mut out = vec![T::ZERO; d];
+        let h = T::HALF;
+        let naive = best_time(
+            || {
+                out.fill(T::ZERO);
+                for r in 0..rows {
+                    let mut s = T::ZERO;
+                    for k in 0..d {
+                        s += a[r * d + k] * x[k];
+                    }
+                    let c = h * s;
+                    for k in 0..d {
+                        out[k] += c * a[r * d + k];
+                    }
+                }
+                black_box(&mut out);
+            },
+            rows,
+            bud,
+        );
+        let shape = format!("{rows}x{d}");
+        for &b in &available {
+            let ns = best_time(|| b.glm_accumulate(&a, &x, |_, s| h * s, &mut out).unwrap(), rows, bud);
+            oracle_line("glm_accumulate", dtype, &shape, b.name(), ns, es * (rows * d) as f64, naive, None);
+        }
+    }
 }
 
 /// The CPU model, from /proc/cpuinfo where present.
@@ -896,7 +969,7 @@ fn cpu_name() -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut opts = Opts { quick: false, only: None };
+    let mut opts = Opts { quick: false, only: None, sizes: None };
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -905,8 +978,15 @@ fn main() {
                 opts.only = Some(args[i + 1].clone());
                 i += 1;
             }
+            "--sizes" if i + 1 < args.len() => {
+                opts.sizes =
+                    Some(args[i + 1].split(',').map(|n| n.parse().expect("--sizes 16,64")).collect());
+                i += 1;
+            }
             other => {
-                eprintln!("kernel_report: unknown argument `{other}` (use --quick, --kernel NAME)");
+                eprintln!(
+                    "kernel_report: unknown argument `{other}` (use --quick, --kernel NAME, --sizes N,M)"
+                );
                 std::process::exit(2);
             }
         }
@@ -917,6 +997,8 @@ fn main() {
     measure::<f32>(&opts);
     measure_fd_saga::<f64>(&opts);
     measure_fd_saga::<f32>(&opts);
+    measure_oracles::<f64>(&opts);
+    measure_oracles::<f32>(&opts);
     let want = |k: &str| opts.only.as_deref().is_none_or(|o| o == k);
     if want("saga_epoch") {
         saga_epoch();
@@ -924,8 +1006,5 @@ fn main() {
     if want("subnormal") {
         subnormal::<f64>(1e-310);
         subnormal::<f32>(1e-40);
-    }
-    if want("solver_overhead") {
-        solver_overhead();
     }
 }

@@ -4,7 +4,9 @@
 //! allocation-free kernels (STORM momentum, ball projection, central
 //! finite-difference Hessian/Jacobian-vector products, SAGA tables) on slices
 //! and fixed-size arrays, for `f32` and `f64`, on a portable scalar backend and
-//! an AVX2+FMA backend chosen once per call.
+//! AVX2+FMA, AVX-512 and NEON backends ([`backend`]: zero-sized tokens, or
+//! [`Backend`] detected once and dispatched once per call); dense and GLM
+//! products for user oracles, and user kernels on the same backends.
 //!
 //! ```
 //! use bilevel::kernels::{storm_update, project_ball};
@@ -15,7 +17,7 @@
 //! ```
 //!
 //! ## Features
-//! - `std` (default): runtime CPU detection for [`Backend::detect`]; implies `alloc`.
+//! - `std` (default): runtime CPU detection for [`Backend::detect`] (queried once, cached); implies `alloc`.
 //! - `alloc`: owned conveniences.
 //! - `nalgebra`: kernels on nalgebra vectors.
 //!

@@ -4,11 +4,18 @@
 //! the dimension and the storage: [`SVector`](nalgebra::SVector),
 //! `DVector` (nalgebra's `alloc` or `std` feature), and their stride-1 views (`rows`,
 //! `fixed_rows`, `column`, and the `_mut` variants). Views with a run-time row
-//! stride are rejected by the type system (`IsContiguous`). Each function runs
-//! the slice kernel of the same name in [`crate::kernels`] on
-//! [`Backend::detect()`](crate::Backend::detect), so results are bit-identical
-//! to it and errors are the same (lengths are checked at run time, since
-//! arguments may mix static and dynamic dimensions).
+//! stride are rejected by the type system (`IsContiguous`).
+//!
+//! When every argument has a compile-time dimension (`SVector`, `fixed_rows`,
+//! …) a function runs the fixed-size path of [`crate::array`]: compiled into
+//! the caller, no dispatch, no detection, length checks folded away, results
+//! bit-identical to [`array::BACKEND`](crate::array::BACKEND). Otherwise it
+//! runs the slice kernel of the same name in [`crate::kernels`] on
+//! [`Backend::detect()`](crate::Backend::detect), bit-identical to it, with
+//! the same errors (lengths are checked at run time).
+//!
+//! Return convention: as everywhere in the crate, every kernel returns
+//! `Result<_, Error>` (see [`crate::array`]).
 //!
 //! ```
 //! use nalgebra::{DVector, SVector};
@@ -18,12 +25,27 @@
 //! assert_eq!(bilevel::na::norm(&h), Ok(3.0));
 //! ```
 
-use nalgebra::{Dim, IsContiguous, RawStorage, RawStorageMut, Vector};
+use nalgebra::{Dim, IsContiguous, Matrix, RawStorage, RawStorageMut, Vector};
 
+use crate::backend::StaticExec;
 use crate::error::Error;
-use crate::{Float, kernels};
+use crate::kernels::{axpy as ax, dense as dn, dot as dt, norm as nm, project as pj, storm as st};
+use crate::{Backend, Float};
 
-/// `y ← y + a·x`. See [`kernels::axpy`].
+/// Runs `$module::$kernel_on` on the fixed-size path when every dimension in
+/// `[$D, ..]` is known at compile time, else on the detected backend (the
+/// test is a constant: one branch remains).
+macro_rules! route {
+    ([$($d:ty),*], $m:ident::$f:ident($($a:expr),*)) => {
+        if true $(&& <$d as Dim>::try_to_usize().is_some())* {
+            $m::$f(StaticExec, $($a),*)
+        } else {
+            $m::$f(Backend::detect(), $($a),*)
+        }
+    };
+}
+
+/// `y ← y + a·x`. See [`crate::kernels::axpy`].
 ///
 /// ```
 /// use nalgebra::Vector3;
@@ -40,10 +62,10 @@ where
     S1: RawStorage<T, D1> + IsContiguous,
     S2: RawStorageMut<T, D2> + IsContiguous,
 {
-    kernels::axpy(a, x.as_slice(), y.as_mut_slice())
+    route!([D1, D2], ax::axpy_on(a, x.as_slice(), y.as_mut_slice()))
 }
 
-/// Dot product `Σ a_i b_i`. See [`kernels::dot`] (error bound there).
+/// Dot product `Σ a_i b_i`. See [`crate::kernels::dot`] (error bound there).
 ///
 /// ```
 /// use nalgebra::{DVector, Vector2};
@@ -60,10 +82,10 @@ where
     S1: RawStorage<T, D1> + IsContiguous,
     S2: RawStorage<T, D2> + IsContiguous,
 {
-    kernels::dot(a.as_slice(), b.as_slice())
+    route!([D1, D2], dt::dot_on(a.as_slice(), b.as_slice()))
 }
 
-/// Sum of squares `Σ a_i²`. See [`kernels::sum_sq`].
+/// Sum of squares `Σ a_i²`. See [`crate::kernels::sum_sq`].
 ///
 /// ```
 /// let a = nalgebra::Vector3::new(1.0f64, 2.0, 2.0);
@@ -76,10 +98,10 @@ where
     D: Dim,
     S: RawStorage<T, D> + IsContiguous,
 {
-    kernels::sum_sq(a.as_slice())
+    route!([D], dt::sum_sq_on(a.as_slice()))
 }
 
-/// Overflow- and underflow-safe Euclidean norm (§9.2). See [`kernels::norm`].
+/// Overflow- and underflow-safe Euclidean norm (§9.2). See [`crate::kernels::norm`].
 ///
 /// ```
 /// use nalgebra::DVector;
@@ -95,11 +117,11 @@ where
     D: Dim,
     S: RawStorage<T, D> + IsContiguous,
 {
-    kernels::norm(a.as_slice())
+    route!([D], nm::norm_on(a.as_slice()))
 }
 
 /// STORM update `h ← g + (1 − η)(h − g_prev)` (§9.1). See
-/// [`kernels::storm_update`].
+/// [`crate::kernels::storm_update`].
 ///
 /// ```
 /// use nalgebra::Vector2;
@@ -123,11 +145,11 @@ where
     SG: RawStorage<T, DG> + IsContiguous,
     SP: RawStorage<T, DP> + IsContiguous,
 {
-    kernels::storm_update(h.as_mut_slice(), g.as_slice(), g_prev.as_slice(), eta)
+    route!([DH, DG, DP], st::storm_update_on(h.as_mut_slice(), g.as_slice(), g_prev.as_slice(), eta))
 }
 
 /// Fused STORM update and step: `h ← g + (1 − η)(h − g_prev)`, then
-/// `x ← x − α h` (§9.1). See [`kernels::storm_step`].
+/// `x ← x − α h` (§9.1). See [`crate::kernels::storm_step`].
 ///
 /// ```
 /// use nalgebra::{DVector, Vector2};
@@ -157,11 +179,14 @@ where
     SG: RawStorage<T, DG> + IsContiguous,
     SP: RawStorage<T, DP> + IsContiguous,
 {
-    kernels::storm_step(h.as_mut_slice(), x.as_mut_slice(), g.as_slice(), g_prev.as_slice(), eta, alpha)
+    route!(
+        [DH, DX, DG, DP],
+        st::storm_step_on(h.as_mut_slice(), x.as_mut_slice(), g.as_slice(), g_prev.as_slice(), eta, alpha)
+    )
 }
 
 /// Exponential moving average `h ← ρ h + (1 − ρ) g`. See
-/// [`kernels::ema_update`].
+/// [`crate::kernels::ema_update`].
 ///
 /// ```
 /// let mut h = nalgebra::Vector1::new(4.0f32);
@@ -181,11 +206,11 @@ where
     SH: RawStorageMut<T, DH> + IsContiguous,
     SG: RawStorage<T, DG> + IsContiguous,
 {
-    kernels::ema_update(h.as_mut_slice(), g.as_slice(), rho)
+    route!([DH, DG], st::ema_update_on(h.as_mut_slice(), g.as_slice(), rho))
 }
 
 /// Projects `v` onto the ball `{‖v‖ ≤ r}` in place, returning the factor
-/// applied (§9.2). See [`kernels::project_ball`].
+/// applied (§9.2). See [`crate::kernels::project_ball`].
 ///
 /// ```
 /// use nalgebra::DVector;
@@ -202,11 +227,11 @@ where
     D: Dim,
     S: RawStorageMut<T, D> + IsContiguous,
 {
-    kernels::project_ball(v.as_mut_slice(), r)
+    route!([D], pj::project_ball_on(v.as_mut_slice(), r))
 }
 
 /// Projects `v` onto the ball of radius `r` centred at `center` (§9.2). See
-/// [`kernels::project_ball_centered`].
+/// [`crate::kernels::project_ball_centered`].
 ///
 /// ```
 /// use nalgebra::Vector2;
@@ -227,11 +252,11 @@ where
     S: RawStorageMut<T, D> + IsContiguous,
     SC: RawStorage<T, DC> + IsContiguous,
 {
-    kernels::project_ball_centered(v.as_mut_slice(), center.as_slice(), r)
+    route!([D, DC], pj::project_ball_centered_on(v.as_mut_slice(), center.as_slice(), r))
 }
 
 /// FdeHBO's fused step and projection `v ← Π_r(v − λ h)` (§9.2). See
-/// [`kernels::step_project`].
+/// [`crate::kernels::step_project`].
 ///
 /// ```
 /// use nalgebra::Vector2;
@@ -253,5 +278,86 @@ where
     S: RawStorageMut<T, D> + IsContiguous,
     SH: RawStorage<T, DH> + IsContiguous,
 {
-    kernels::step_project(v.as_mut_slice(), h.as_slice(), lambda, r)
+    route!([D, DH], pj::step_project_on(v.as_mut_slice(), h.as_slice(), lambda, r))
+}
+
+/// `y ← αAx + βy` for a nalgebra matrix with contiguous (column-major)
+/// storage: [`crate::kernels::gemv_t`] on the storage, whose rows are `A`'s
+/// columns. Bit-identical on every backend (elementwise accumulation).
+///
+/// Errors: [`Error::LengthMismatch`] if `x.len() != ncols` or
+/// `y.len() != nrows`; [`Error::NonFinite`] for `alpha`, `beta`.
+///
+/// ```
+/// use nalgebra::{Matrix2, Vector2};
+/// let a = Matrix2::new(1.0f64, 2.0, 3.0, 4.0);
+/// let mut y = Vector2::zeros();
+/// bilevel::na::gemv(1.0, &a, &Vector2::new(1.0, 1.0), 0.0, &mut y).unwrap();
+/// assert_eq!(y, Vector2::new(3.0, 7.0));
+/// ```
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn gemv<T, R, C, SA, DX, SX, DY, SY>(
+    alpha: T,
+    a: &Matrix<T, R, C, SA>,
+    x: &Vector<T, DX, SX>,
+    beta: T,
+    y: &mut Vector<T, DY, SY>,
+) -> Result<(), Error>
+where
+    T: Float,
+    R: Dim,
+    C: Dim,
+    DX: Dim,
+    DY: Dim,
+    SA: RawStorage<T, R, C> + IsContiguous,
+    SX: RawStorage<T, DX> + IsContiguous,
+    SY: RawStorageMut<T, DY> + IsContiguous,
+{
+    check_shape(a.nrows(), a.ncols(), y.len(), x.len())?;
+    route!([R, C, DX, DY], dn::gemv_t_on(alpha, a.as_slice(), x.as_slice(), beta, y.as_mut_slice()))
+}
+
+/// `y ← αAᵀx + βy` for a nalgebra matrix with contiguous (column-major)
+/// storage: [`crate::kernels::gemv`] on the storage (each entry a dot product
+/// of a column of `A` with `x`).
+///
+/// Errors: [`Error::LengthMismatch`] if `x.len() != nrows` or
+/// `y.len() != ncols`; [`Error::NonFinite`] for `alpha`, `beta`.
+///
+/// ```
+/// use nalgebra::{Matrix2, Vector2};
+/// let a = Matrix2::new(1.0f64, 2.0, 3.0, 4.0);
+/// let mut y = Vector2::zeros();
+/// bilevel::na::gemv_t(1.0, &a, &Vector2::new(1.0, 1.0), 0.0, &mut y).unwrap();
+/// assert_eq!(y, Vector2::new(4.0, 6.0));
+/// ```
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn gemv_t<T, R, C, SA, DX, SX, DY, SY>(
+    alpha: T,
+    a: &Matrix<T, R, C, SA>,
+    x: &Vector<T, DX, SX>,
+    beta: T,
+    y: &mut Vector<T, DY, SY>,
+) -> Result<(), Error>
+where
+    T: Float,
+    R: Dim,
+    C: Dim,
+    DX: Dim,
+    DY: Dim,
+    SA: RawStorage<T, R, C> + IsContiguous,
+    SX: RawStorage<T, DX> + IsContiguous,
+    SY: RawStorageMut<T, DY> + IsContiguous,
+{
+    check_shape(a.nrows(), a.ncols(), x.len(), y.len())?;
+    route!([R, C, DX, DY], dn::gemv_on(alpha, a.as_slice(), x.as_slice(), beta, y.as_mut_slice()))
+}
+
+/// Checks `rows == len_rows` (`y` for `gemv`) and `cols == len_cols`.
+#[inline]
+fn check_shape(rows: usize, cols: usize, len_rows: usize, len_cols: usize) -> Result<(), Error> {
+    crate::error::check_len("rows", rows, len_rows)?;
+    crate::error::check_len("cols", cols, len_cols)
 }

@@ -1,5 +1,6 @@
 //! The nalgebra wrappers (`bilevel::na`) agree bit for bit with the slice
-//! kernels on `SVector`, `DVector`, stride-1 views and matrix columns, for
+//! kernels (the detected backend for dynamic dimensions, `array::BACKEND` for
+//! static ones) on `SVector`, `DVector`, stride-1 views and matrix columns, for
 //! f32 and f64, and return the same errors. The results are also compared
 //! with nalgebra's own `dot`/`norm`/`axpy` (independent formulas) within the
 //! stated bounds.
@@ -134,8 +135,15 @@ fn check_static<T: NaOwn, const N: usize>(seed: u64) -> Result<(), TestCaseError
     let (a, b, c) = (draw(), draw(), draw());
     let sa: Vec<T> = a.as_slice().to_vec();
     let (sb, sc) = (b.as_slice().to_vec(), c.as_slice().to_vec());
-    prop_assert!(same(na::dot(&a, &b).unwrap(), kernels::dot(&sa, &sb).unwrap()));
-    prop_assert!(same(na::norm(&a).unwrap(), kernels::norm(&sa).unwrap()));
+    // Static dimensions run the fixed-size path: the bits of `array::BACKEND`.
+    let fixed = bilevel::array::BACKEND;
+    prop_assert!(same(na::dot(&a, &b).unwrap(), fixed.dot(&sa, &sb).unwrap()));
+    prop_assert!(same(na::norm(&a).unwrap(), fixed.norm(&sa).unwrap()));
+    // A dynamic argument sends the call to the detected backend.
+    prop_assert!(same(
+        na::dot(&a, &DVector::from_column_slice(&sb)).unwrap(),
+        kernels::dot(&sa, &sb).unwrap()
+    ));
     // Static h, dynamic g and g_prev.
     let mut h = a;
     na::storm_update(&mut h, &DVector::from_column_slice(&sb), &c, T::HALF).unwrap();
@@ -147,7 +155,7 @@ fn check_static<T: NaOwn, const N: usize>(seed: u64) -> Result<(), TestCaseError
         let mut p = a;
         let s1 = na::project_ball(&mut p.fixed_rows_mut::<2>(0), T::HALF).unwrap();
         let mut q = sa.clone();
-        let s2 = kernels::project_ball(&mut q[..2], T::HALF).unwrap();
+        let s2 = fixed.project_ball(&mut q[..2], T::HALF).unwrap();
         prop_assert!(same(s1, s2));
         prop_assert_eq!(first_diff(p.as_slice(), &q), None);
     }

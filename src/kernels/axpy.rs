@@ -1,7 +1,7 @@
 //! `y ← y + a·x`, the step every solver takes (`x ← x − γ·d` is `axpy(−γ, d, x)`).
 
 use crate::Float;
-use crate::backend::{Backend, Kernel, MulAdd};
+use crate::backend::{Backend, Exec, Kernel, MulAdd};
 use crate::error::{Error, check_len};
 
 struct Axpy<'a, T> {
@@ -12,6 +12,10 @@ struct Axpy<'a, T> {
 
 impl<T: Float> Kernel for Axpy<'_, T> {
     type Output = ();
+    #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.y.len()
+    }
     #[inline(always)]
     fn run<M: MulAdd>(self) {
         let a = self.a;
@@ -35,12 +39,18 @@ impl Backend {
     /// ```
     #[inline]
     pub fn axpy<T: Float>(self, a: T, x: &[T], y: &mut [T]) -> Result<(), Error> {
-        check_len("x", y.len(), x.len())?;
-        if !a.is_finite() {
-            return Err(Error::NonFinite { what: "a" });
-        }
-        self.run(Axpy { a, x, y })
+        axpy_on(self, a, x, y)
     }
+}
+
+/// The checked `axpy` on any backend or token.
+#[inline(always)]
+pub(crate) fn axpy_on<E: Exec, T: Float>(e: E, a: T, x: &[T], y: &mut [T]) -> Result<(), Error> {
+    check_len("x", y.len(), x.len())?;
+    if !a.is_finite() {
+        return Err(Error::NonFinite { what: "a" });
+    }
+    e.exec(Axpy { a, x, y })
 }
 
 /// `y ← y + a·x` on the detected backend. See [`Backend::axpy`].

@@ -18,9 +18,9 @@
 //! range).
 
 use crate::Float;
-use crate::backend::{Backend, Kernel, MulAdd};
+use crate::backend::{Backend, Exec, Kernel, Lanes, MulAdd};
 use crate::error::{Error, check_len};
-use crate::kernels::dot::{LANES, SumSqMax, fold_lanes, max_abs};
+use crate::kernels::dot::{SumSq, with_lanes};
 use crate::kernels::norm::norm_parts;
 
 /// Checks a projection radius: positive and not NaN (`+∞` is allowed and
@@ -47,6 +47,10 @@ struct Rescale<'a, T> {
 
 impl<T: Float> Kernel for Rescale<'_, T> {
     type Output = ();
+    #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.w.len()
+    }
     #[inline(always)]
     fn run<M: MulAdd>(self) {
         let t = self.t;
@@ -75,7 +79,7 @@ impl<T: Float> Kernel for Rescale<'_, T> {
     }
 }
 
-/// `w ← w − λ h`, returning the sum of squares and max magnitude of the new `w`.
+/// `w ← w − λ h`, returning the sum of squares of the new `w`.
 struct StepSumSq<'a, T> {
     w: &'a mut [T],
     h: &'a [T],
@@ -83,79 +87,82 @@ struct StepSumSq<'a, T> {
 }
 
 impl<T: Float> Kernel for StepSumSq<'_, T> {
-    type Output = (T, T);
+    type Output = T;
     #[inline(always)]
-    fn run<M: MulAdd>(self) -> (T, T) {
-        let lambda = self.lambda;
-        let (cw, rw) = self.w.as_chunks_mut::<LANES>();
-        let (ch, rh) = self.h.as_chunks::<LANES>();
-        let mut acc = [T::ZERO; LANES];
-        let mut big = [T::ZERO; LANES];
-        for (w, h) in cw.iter_mut().zip(ch) {
-            // Load the chunk into a local array before stepping it: the
-            // compiler cannot prove `w` and `h` disjoint here, and with all
-            // loads ahead of the store the step vectorizes.
-            let mut y = *w;
-            for (y, &h) in y.iter_mut().zip(h) {
-                *y -= lambda * h;
-            }
-            *w = y;
-            for j in 0..LANES {
-                acc[j] = M::mul_add(y[j], y[j], acc[j]);
-                big[j] = max_abs(big[j], y[j]);
-            }
-        }
-        // The tail continues the lanes it falls on, exactly as `SumSqMax`
-        // does, so the result equals `axpy` followed by `project_ball`.
-        let lanes = acc.iter_mut().zip(big.iter_mut());
-        for ((acc, big), (w, &h)) in lanes.zip(rw.iter_mut().zip(rh)) {
-            let y = *w - lambda * h;
-            *w = y;
-            *acc = M::mul_add(y, y, *acc);
-            *big = max_abs(*big, y);
-        }
-        let mut m = T::ZERO;
-        for b in big {
-            m = max_abs(m, b);
-        }
-        (fold_lanes(acc, T::ZERO), m)
+    fn size_hint(&self) -> usize {
+        self.w.len()
+    }
+    #[inline(always)]
+    fn run<M: MulAdd>(self) -> T {
+        with_lanes!(M, self.w.len(), step_sum_sq::<M, T>(self.w, self.h, self.lambda))
     }
 }
 
-/// Sum of squares and max magnitude of `w − c`, without writing it.
+/// The body of [`StepSumSq`] on `L` lanes.
+#[inline(always)]
+fn step_sum_sq<M: MulAdd, T: Float, const L: usize>(w: &mut [T], h: &[T], lambda: T) -> T {
+    let (cw, rw) = w.as_chunks_mut::<L>();
+    let (ch, rh) = h.as_chunks::<L>();
+    let mut acc = Lanes([T::ZERO; L]);
+    for (w, h) in cw.iter_mut().zip(ch) {
+        // Load the chunk into a local array before stepping it: the
+        // compiler cannot prove `w` and `h` disjoint here, and with all
+        // loads ahead of the store the step vectorizes.
+        let mut y = *w;
+        for (y, &h) in y.iter_mut().zip(h) {
+            *y -= lambda * h;
+        }
+        *w = y;
+        for j in 0..L {
+            acc[j] = M::mul_add(y[j], y[j], acc[j]);
+        }
+    }
+    // The tail continues the lanes it falls on, exactly as `SumSq` does, so
+    // the result equals `axpy` followed by `project_ball`.
+    for (acc, (w, &h)) in acc.iter_mut().zip(rw.iter_mut().zip(rh)) {
+        let y = *w - lambda * h;
+        *w = y;
+        *acc = M::mul_add(y, y, *acc);
+    }
+    M::fold(&mut acc)
+}
+
+/// Sum of squares of `w − c`, without writing it.
 struct DiffSumSq<'a, T> {
     w: &'a [T],
     c: &'a [T],
 }
 
 impl<T: Float> Kernel for DiffSumSq<'_, T> {
-    type Output = (T, T);
+    type Output = T;
     #[inline(always)]
-    fn run<M: MulAdd>(self) -> (T, T) {
-        let (cw, rw) = self.w.as_chunks::<LANES>();
-        let (cc, rc) = self.c.as_chunks::<LANES>();
-        let mut acc = [T::ZERO; LANES];
-        let mut big = [T::ZERO; LANES];
-        for (w, c) in cw.iter().zip(cc) {
-            for j in 0..LANES {
-                let y = w[j] - c[j];
-                acc[j] = M::mul_add(y, y, acc[j]);
-                big[j] = max_abs(big[j], y);
-            }
-        }
-        // Same lane layout as `SumSqMax` on the difference `w − c`.
-        let lanes = acc.iter_mut().zip(big.iter_mut());
-        for ((acc, big), (&w, &c)) in lanes.zip(rw.iter().zip(rc)) {
-            let y = w - c;
-            *acc = M::mul_add(y, y, *acc);
-            *big = max_abs(*big, y);
-        }
-        let mut m = T::ZERO;
-        for b in big {
-            m = max_abs(m, b);
-        }
-        (fold_lanes(acc, T::ZERO), m)
+    fn size_hint(&self) -> usize {
+        self.w.len()
     }
+    #[inline(always)]
+    fn run<M: MulAdd>(self) -> T {
+        with_lanes!(M, self.w.len(), diff_sum_sq::<M, T>(self.w, self.c))
+    }
+}
+
+/// The body of [`DiffSumSq`] on `L` lanes: the lane layout of `SumSq` on
+/// the difference `w − c`.
+#[inline(always)]
+fn diff_sum_sq<M: MulAdd, T: Float, const L: usize>(w: &[T], c: &[T]) -> T {
+    let (cw, rw) = w.as_chunks::<L>();
+    let (cc, rc) = c.as_chunks::<L>();
+    let mut acc = Lanes([T::ZERO; L]);
+    for (w, c) in cw.iter().zip(cc) {
+        for j in 0..L {
+            let y = w[j] - c[j];
+            acc[j] = M::mul_add(y, y, acc[j]);
+        }
+    }
+    for (acc, (&w, &c)) in acc.iter_mut().zip(rw.iter().zip(rc)) {
+        let y = w - c;
+        *acc = M::mul_add(y, y, *acc);
+    }
+    M::fold(&mut acc)
 }
 
 /// Given the norm as `(mant, e)` (`‖w‖ = mant · 2^e`, see `norm_parts`) and a
@@ -217,16 +224,7 @@ impl Backend {
     /// ```
     #[inline]
     pub fn project_ball<T: Float>(self, v: &mut [T], r: T) -> Result<T, Error> {
-        check_radius(r)?;
-        let (sum, m) = self.run(SumSqMax { a: v })?;
-        if r == T::INFINITY_T && !sum.is_nan() {
-            return Ok(T::ONE);
-        }
-        let (mant, e) = norm_parts(self, v, None, sum, m)?;
-        match rescale_for(mant, e, r)? {
-            None => Ok(T::ONE),
-            Some((p, t, s)) => self.run(Rescale { w: v, c: None, p, t }).map(|()| s),
-        }
+        project_ball_on(self, v, r)
     }
 
     /// Projects `v` onto the ball of radius `r` centred at `center`:
@@ -243,17 +241,7 @@ impl Backend {
     /// ```
     #[inline]
     pub fn project_ball_centered<T: Float>(self, v: &mut [T], center: &[T], r: T) -> Result<T, Error> {
-        check_len("center", v.len(), center.len())?;
-        check_radius(r)?;
-        let (sum, m) = self.run(DiffSumSq { w: v, c: center })?;
-        if r == T::INFINITY_T && !sum.is_nan() {
-            return Ok(T::ONE);
-        }
-        let (mant, e) = norm_parts(self, v, Some(center), sum, m)?;
-        match rescale_for(mant, e, r)? {
-            None => Ok(T::ONE),
-            Some((p, t, s)) => self.run(Rescale { w: v, c: Some(center), p, t }).map(|()| s),
-        }
+        project_ball_centered_on(self, v, center, r)
     }
 
     /// FdeHBO's fused step and projection: `v ← Π_r(v − λ h)`, in one pass
@@ -272,20 +260,68 @@ impl Backend {
     /// ```
     #[inline]
     pub fn step_project<T: Float>(self, v: &mut [T], h: &[T], lambda: T, r: T) -> Result<T, Error> {
-        check_len("h", v.len(), h.len())?;
-        check_radius(r)?;
-        if !lambda.is_finite() {
-            return Err(Error::NonFinite { what: "lambda" });
-        }
-        let (sum, m) = self.run(StepSumSq { w: v, h, lambda })?;
-        if r == T::INFINITY_T && !sum.is_nan() {
-            return Ok(T::ONE);
-        }
-        let (mant, e) = norm_parts(self, v, None, sum, m)?;
-        match rescale_for(mant, e, r)? {
-            None => Ok(T::ONE),
-            Some((p, t, s)) => self.run(Rescale { w: v, c: None, p, t }).map(|()| s),
-        }
+        step_project_on(self, v, h, lambda, r)
+    }
+}
+
+/// The checked `project_ball` on any backend or token.
+#[inline(always)]
+pub(crate) fn project_ball_on<E: Exec, T: Float>(be: E, v: &mut [T], r: T) -> Result<T, Error> {
+    check_radius(r)?;
+    let sum = be.exec(SumSq { a: v })?;
+    if r == T::INFINITY_T && !sum.is_nan() {
+        return Ok(T::ONE);
+    }
+    let (mant, e) = norm_parts(be, v, None, sum)?;
+    match rescale_for(mant, e, r)? {
+        None => Ok(T::ONE),
+        Some((p, t, s)) => be.exec(Rescale { w: v, c: None, p, t }).map(|()| s),
+    }
+}
+
+/// The checked `project_ball_centered` on any backend or token.
+#[inline(always)]
+pub(crate) fn project_ball_centered_on<E: Exec, T: Float>(
+    be: E,
+    v: &mut [T],
+    center: &[T],
+    r: T,
+) -> Result<T, Error> {
+    check_len("center", v.len(), center.len())?;
+    check_radius(r)?;
+    let sum = be.exec(DiffSumSq { w: v, c: center })?;
+    if r == T::INFINITY_T && !sum.is_nan() {
+        return Ok(T::ONE);
+    }
+    let (mant, e) = norm_parts(be, v, Some(center), sum)?;
+    match rescale_for(mant, e, r)? {
+        None => Ok(T::ONE),
+        Some((p, t, s)) => be.exec(Rescale { w: v, c: Some(center), p, t }).map(|()| s),
+    }
+}
+
+/// The checked `step_project` on any backend or token.
+#[inline(always)]
+pub(crate) fn step_project_on<E: Exec, T: Float>(
+    be: E,
+    v: &mut [T],
+    h: &[T],
+    lambda: T,
+    r: T,
+) -> Result<T, Error> {
+    check_len("h", v.len(), h.len())?;
+    check_radius(r)?;
+    if !lambda.is_finite() {
+        return Err(Error::NonFinite { what: "lambda" });
+    }
+    let sum = be.exec(StepSumSq { w: v, h, lambda })?;
+    if r == T::INFINITY_T && !sum.is_nan() {
+        return Ok(T::ONE);
+    }
+    let (mant, e) = norm_parts(be, v, None, sum)?;
+    match rescale_for(mant, e, r)? {
+        None => Ok(T::ONE),
+        Some((p, t, s)) => be.exec(Rescale { w: v, c: None, p, t }).map(|()| s),
     }
 }
 

@@ -489,6 +489,37 @@ impl<T: Float> Kernel for ScalarUpdate<'_, T> {
     }
 }
 
+/// The fused GLM step for one sample (binary GLMs, `k = 1`): the score
+/// `s = a·x`, the new coefficient `c = coef(s)`, then the update of
+/// [`ScalarUpdate`] with it, in one pass of one dispatch. Returns `c`.
+struct ScoredUpdate<'a, T, F> {
+    feature: &'a [T],
+    x: &'a [T],
+    coef: F,
+    old: T,
+    avg: &'a mut [T],
+    comp: &'a mut [T],
+    dir: &'a mut [T],
+    w: T,
+}
+
+impl<T: Float, F: FnOnce(T) -> T> Kernel for ScoredUpdate<'_, T, F> {
+    type Output = T;
+    #[inline(always)]
+    fn run<M: MulAdd>(self) -> T {
+        let s = crate::kernels::body::dot::<M, T>(self.feature, self.x);
+        let c = (self.coef)(s);
+        let (nc, w) = (c - self.old, self.w);
+        let it = self.avg.iter_mut().zip(self.comp.iter_mut());
+        for ((a, cp), (o, &af)) in it.zip(self.dir.iter_mut().zip(self.feature)) {
+            let diff = af * nc;
+            *o = diff + (*a + *cp);
+            neumaier_add(a, cp, w * diff);
+        }
+        c
+    }
+}
+
 /// The read-only half of [`ScalarUpdate`]: `dir = a_f (s_c − s_i,c) + avg`;
 /// returns whether the direction is finite and the store's compensated
 /// addition cannot overflow (every term below `MAX/4`).
@@ -654,6 +685,51 @@ impl<T: Float, S: AsRef<[T]> + AsMut<[T]>> ScalarSagaTable<T, S> {
         self.backend.run(ScalarUpdate { coef: &*coef, new, feature, avg, comp, dir, w })?;
         coef.copy_from_slice(new);
         Ok(())
+    }
+
+    /// The SAGA step of a binary GLM (`k = 1`) with the score computed
+    /// inside: `s = feature·x` (accumulated as [`crate::kernels::dot`]),
+    /// `c = coef(s)` (for example `ℓ'(s)`), then exactly
+    /// [`ScalarSagaTable::update`]`(i, &[c], feature, dir)`; one pass over the
+    /// row, one dispatch. Returns `c`.
+    ///
+    /// Errors (nothing is modified): as [`ScalarSagaTable::update`], plus
+    /// [`Error::LengthMismatch`] for `x` (length `d`) and
+    /// [`Error::InvalidParameter`] if the table has `k ≠ 1`.
+    ///
+    /// ```
+    /// use bilevel::kernels::{RowWeights, ScalarSagaTable};
+    /// let mut t = ScalarSagaTable::zeroed([0.0f64; 6], 2, 2, 1, RowWeights::Uniform)?;
+    /// let mut dir = [0.0; 2];
+    /// let c = t.update_scored(1, &[1.0, 2.0], &[3.0, 0.5], |s| 0.5 * s, &mut dir)?;
+    /// assert_eq!((c, dir), (2.0, [2.0, 4.0])); // s = 4, c = 2, dir = 2·a
+    /// assert_eq!(t.coefficients(1), Some(&[2.0][..]));
+    /// # Ok::<(), bilevel::Error>(())
+    /// ```
+    pub fn update_scored(
+        &mut self,
+        i: usize,
+        feature: &[T],
+        x: &[T],
+        coef: impl FnOnce(T) -> T,
+        dir: &mut [T],
+    ) -> Result<T, Error> {
+        let (n, d, k) = (self.n, self.d, self.k);
+        if k != 1 {
+            return Err(Error::InvalidParameter { name: "k", requirement: "1 for update_scored" });
+        }
+        if i >= n {
+            return Err(Error::IndexOutOfRange { what: "sample", index: i, len: n });
+        }
+        check_len("feature", d, feature.len())?;
+        check_len("x", d, x.len())?;
+        check_len("dir", d, dir.len())?;
+        let w = self.weights.weight::<T>(i, n);
+        let (coefs, avg, comp) = split3(self.storage.as_mut(), n, d);
+        let old = coefs[i];
+        let c = self.backend.run(ScoredUpdate { feature, x, coef, old, avg, comp, dir, w })?;
+        coefs[i] = c;
+        Ok(c)
     }
 
     /// Checks `(i, new, feature)` against the table's shape.

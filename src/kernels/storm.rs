@@ -6,7 +6,7 @@
 //! one subtraction, one multiplication and one addition per element.
 
 use crate::Float;
-use crate::backend::{Backend, Kernel, MulAdd};
+use crate::backend::{Backend, Exec, Kernel, MulAdd};
 use crate::error::{Error, check_len};
 
 /// Checks that a momentum weight lies in `[0, 1]` (NaN fails).
@@ -29,6 +29,10 @@ struct Storm<'a, T> {
 impl<T: Float> Kernel for Storm<'_, T> {
     type Output = ();
     #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.h.len()
+    }
+    #[inline(always)]
     fn run<M: MulAdd>(self) {
         let c = self.c;
         for ((h, &g), &gp) in self.h.iter_mut().zip(self.g).zip(self.g_prev) {
@@ -48,6 +52,10 @@ struct StormStep<'a, T> {
 
 impl<T: Float> Kernel for StormStep<'_, T> {
     type Output = ();
+    #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.h.len()
+    }
     #[inline(always)]
     fn run<M: MulAdd>(self) {
         let (c, alpha) = (self.c, self.alpha);
@@ -69,6 +77,10 @@ struct Ema<'a, T> {
 
 impl<T: Float> Kernel for Ema<'_, T> {
     type Output = ();
+    #[inline(always)]
+    fn size_hint(&self) -> usize {
+        self.h.len()
+    }
     #[inline(always)]
     fn run<M: MulAdd>(self) {
         let (r, s) = (self.rho, self.one_minus_rho);
@@ -95,10 +107,7 @@ impl Backend {
     /// ```
     #[inline]
     pub fn storm_update<T: Float>(self, h: &mut [T], g: &[T], g_prev: &[T], eta: T) -> Result<(), Error> {
-        check_len("g", h.len(), g.len())?;
-        check_len("g_prev", h.len(), g_prev.len())?;
-        check_unit("eta", eta)?;
-        self.run(Storm { h, g, g_prev, c: T::ONE - eta })
+        storm_update_on(self, h, g, g_prev, eta)
     }
 
     /// Fused STORM update and step: `h ← g + (1 − η)(h − g_prev)`, then
@@ -123,14 +132,7 @@ impl Backend {
         eta: T,
         alpha: T,
     ) -> Result<(), Error> {
-        check_len("x", h.len(), x.len())?;
-        check_len("g", h.len(), g.len())?;
-        check_len("g_prev", h.len(), g_prev.len())?;
-        check_unit("eta", eta)?;
-        if !alpha.is_finite() {
-            return Err(Error::NonFinite { what: "alpha" });
-        }
-        self.run(StormStep { h, x, g, g_prev, c: T::ONE - eta, alpha })
+        storm_step_on(self, h, x, g, g_prev, eta, alpha)
     }
 
     /// Exponential moving average (heavy-ball momentum)
@@ -146,10 +148,52 @@ impl Backend {
     /// ```
     #[inline]
     pub fn ema_update<T: Float>(self, h: &mut [T], g: &[T], rho: T) -> Result<(), Error> {
-        check_len("g", h.len(), g.len())?;
-        check_unit("rho", rho)?;
-        self.run(Ema { h, g, rho, one_minus_rho: T::ONE - rho })
+        ema_update_on(self, h, g, rho)
     }
+}
+
+/// The checked STORM update on any backend or token.
+#[inline(always)]
+pub(crate) fn storm_update_on<E: Exec, T: Float>(
+    e: E,
+    h: &mut [T],
+    g: &[T],
+    g_prev: &[T],
+    eta: T,
+) -> Result<(), Error> {
+    check_len("g", h.len(), g.len())?;
+    check_len("g_prev", h.len(), g_prev.len())?;
+    check_unit("eta", eta)?;
+    e.exec(Storm { h, g, g_prev, c: T::ONE - eta })
+}
+
+/// The checked fused STORM step on any backend or token.
+#[inline(always)]
+pub(crate) fn storm_step_on<E: Exec, T: Float>(
+    e: E,
+    h: &mut [T],
+    x: &mut [T],
+    g: &[T],
+    g_prev: &[T],
+    eta: T,
+    alpha: T,
+) -> Result<(), Error> {
+    check_len("x", h.len(), x.len())?;
+    check_len("g", h.len(), g.len())?;
+    check_len("g_prev", h.len(), g_prev.len())?;
+    check_unit("eta", eta)?;
+    if !alpha.is_finite() {
+        return Err(Error::NonFinite { what: "alpha" });
+    }
+    e.exec(StormStep { h, x, g, g_prev, c: T::ONE - eta, alpha })
+}
+
+/// The checked moving average on any backend or token.
+#[inline(always)]
+pub(crate) fn ema_update_on<E: Exec, T: Float>(e: E, h: &mut [T], g: &[T], rho: T) -> Result<(), Error> {
+    check_len("g", h.len(), g.len())?;
+    check_unit("rho", rho)?;
+    e.exec(Ema { h, g, rho, one_minus_rho: T::ONE - rho })
 }
 
 /// STORM update on the detected backend. See [`Backend::storm_update`].

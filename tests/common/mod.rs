@@ -8,7 +8,15 @@ use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 
 /// Every backend this CPU and build can run (`Scalar` always).
+/// Prints once per test binary which backends are skipped (not available on
+/// this CPU or build), so a run without AVX-512 says so.
 pub fn backends() -> impl Iterator<Item = Backend> {
+    static SKIPPED: std::sync::Once = std::sync::Once::new();
+    SKIPPED.call_once(|| {
+        for b in Backend::ALL.into_iter().filter(|b| !b.is_available()) {
+            eprintln!("backend {} not available here: its tests are skipped", b.name());
+        }
+    });
     Backend::ALL.into_iter().filter(|b| b.is_available())
 }
 
@@ -141,13 +149,16 @@ pub fn unit_roundoff<T: Float>() -> f64 {
     T::EPSILON_T.to_f64() / 2.0
 }
 
-/// The number of roundings a product passes through in `dot`/`sum_sq`:
-/// `⌈n / LANES⌉ + 4` (src/kernels/dot.rs).
+/// The number of roundings a product passes through in `dot`/`sum_sq` on a
+/// backend with `L` accumulators: `⌈n / L⌉ + log2 L` (src/kernels/dot.rs);
+/// the largest over the backends under test.
 pub fn dot_depth(n: usize) -> f64 {
-    (n.div_ceil(bilevel::kernels::LANES) + 4) as f64
+    backends()
+        .map(|b| (n.div_ceil(b.lanes(n)) + b.lanes(n).trailing_zeros() as usize) as f64)
+        .fold(0.0, f64::max)
 }
 
-/// The stated `dot`/`sum_sq` bound relative to `Σ|a_i b_i|`: `γ(⌈n/16⌉ + 4)`.
+/// The stated `dot`/`sum_sq` bound relative to `Σ|a_i b_i|`: `γ(⌈n/L⌉ + log2 L)`.
 pub fn dot_bound<T: Float>(n: usize) -> f64 {
     gamma(dot_depth(n), unit_roundoff::<T>())
 }
