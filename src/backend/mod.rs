@@ -140,7 +140,7 @@ fn avx2_fma_available() -> bool {
 }
 
 /// How a kernel body forms `a * b + c` in reductions: [`Plain`] rounds twice
-/// (portable), [`Fused`] rounds once (the AVX2+FMA backend). Elementwise
+/// (portable), `Fused` rounds once (the AVX2+FMA backend). Elementwise
 /// kernels never call this, which is what keeps them bit-identical.
 /// Sealed: the crate's backends are its only implementations.
 pub trait MulAdd: sealed::Sealed {

@@ -66,7 +66,7 @@ impl<T: Float> Kernel for Dot<'_, T> {
 
 /// The body of [`dot`] for use inside a user's own [`Kernel`]: `Σ a_i b_i`
 /// over the common length, with the same lanes, order and error bound (see
-/// the [module docs](self)), compiled for whatever backend runs the caller.
+/// the module docs of `kernels::dot`), compiled for whatever backend runs the caller.
 ///
 /// ```
 /// use bilevel::backend::{Backend, Kernel, MulAdd};
