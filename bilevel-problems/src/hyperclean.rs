@@ -28,10 +28,10 @@
 //! Oracles called with a wrong buffer length or a batch index out of range
 //! fill every requested output with NaN (they cannot return an error).
 //!
-//! With the `alloc` feature the module also holds the data pipeline of the
-//! experiment: [`parse_csv`] / [`parse_digits`] (the UCI handwritten digits
-//! shipped in `data/digits.csv.gz`), [`Dataset::split`], [`Standardizer`],
-//! [`corrupt_labels`] and [`CleaningData::prepare`], which chains them.
+//! The data pipeline of the experiment (CSV parsing, the UCI digits shipped
+//! in `data/digits.csv.gz`, splits, standardization, label corruption and
+//! `CleaningData::prepare`, which chains them) is in `crate::pipeline`
+//! (feature `alloc`).
 //!
 //! ```
 //! use bilevel::oracles::{FirstOrder, Problem};
