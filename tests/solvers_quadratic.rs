@@ -1025,3 +1025,31 @@ fn saba_with_reshuffled_epochs_converges() {
         assert!(g <= 1e-8 * g0, "seed {seed}: final ratio {}", g / g0);
     }
 }
+
+/// A finite `v_radius` with `p ≠ q` (a fuzz finding: the projected `v`-step
+/// used a `p`-long scratch): `v` stays in the ball and the run converges.
+#[test]
+fn finite_v_radius_with_p_unequal_q() {
+    use bilevel::solvers::{Saba, SabaConfig};
+    let d = data();
+    let pb = Quadratic::new(&d.a, &d.bm, &d.b, P, RHO).unwrap().with_finite_sum(4, 2).unwrap();
+    let r = 0.3;
+    let soba = SobaConfig { step_y: Step::Constant(0.2), step_x: Step::Constant(0.05), v_radius: r };
+    let saba = SabaConfig {
+        step_y: Step::Constant(0.2),
+        step_x: Step::Constant(0.05),
+        v_radius: r,
+        ..Default::default()
+    };
+    let mut a = Soba::new_owned(soba, &d.x0, &d.y0).unwrap();
+    let mut b = Saba::new_owned(saba, &pb, &d.x0, &d.y0).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+    for _ in 0..200 {
+        a.step(&pb, &mut rng).unwrap();
+        b.step(&pb, &mut rng).unwrap();
+        for v in [a.v(), b.v()] {
+            assert_eq!(v.len(), Q);
+            assert!(v.iter().map(|e| e * e).sum::<f64>().sqrt() <= r * (1.0 + 1e-12));
+        }
+    }
+}

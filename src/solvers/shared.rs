@@ -318,17 +318,10 @@ impl<T: Float> SobaStep<'_, T> {
             step("v", v, -rho, d_v, next_v)?;
             T::ONE
         } else {
-            // The projection needs the whole stepped vector: sum, step, project.
-            next_v.copy_from_slice(v);
-            let d = match d_v.1 {
-                Some(d2) => {
-                    next_x.copy_from_slice(d_v.0);
-                    b.axpy(T::ONE, d2, next_x)?;
-                    &*next_x
-                }
-                None => d_v.0,
-            };
-            let s = b.step_project(next_v, d, rho, radius).map_err(diverged_on_nonfinite("v", t))?;
+            // The stepped vector (not yet bounded: the projection may bring
+            // it back), then the projection onto the ball.
+            b.axpy_into_bounded(-rho, d_v, v, next_v, T::MAX_T).map_err(diverged_on_nonfinite("v", t))?;
+            let s = b.project_ball(next_v, radius).map_err(diverged_on_nonfinite("v", t))?;
             check_bounded("v", next_v, t, limit)?;
             s
         };
